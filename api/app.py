@@ -1,0 +1,87 @@
+"""The app factory: `uvicorn --factory api.app:create_app`."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from litestar import Litestar, Request
+from litestar.di import Provide
+from litestar.middleware.rate_limit import RateLimitConfig
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
+
+from api.auth import authenticate
+from api.controllers.health import HealthController
+from api.controllers.imports import ImportsController
+from api.dagster_gateway import DagsterGateway
+from api.problems import internal_error_handler, problem_details_plugin
+from api.services import ImportService
+from api.submitter import RunSubmitter
+from orchestration.control_store import ControlStore
+from orchestration.settings import Settings
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    settings = settings or Settings()
+    store = ControlStore.from_url(settings.resolved_control_store_url)
+    gateway = DagsterGateway(settings.resolved_dagster_url, str(settings.dagster_home))
+    submitter = RunSubmitter(store, gateway)
+    service = ImportService(
+        store, gateway, submitter, settings.landing_dir, settings.staging_dir
+    )
+
+    @asynccontextmanager
+    async def lifespan(_app: Litestar) -> AsyncIterator[None]:
+        submitter.start()
+        submitter.notify()  # anything accepted before a crash goes out first
+        try:
+            yield
+        finally:
+            submitter.stop()
+            gateway.close()
+            store.dispose()
+
+    def org_for_request(request: Request[Any, Any, Any]) -> str:
+        return authenticate(request, store)
+
+    def rate_limit_identifier(request: Request[Any, Any, Any]) -> str:
+        # Per organization when the key is good; per client address otherwise.
+        try:
+            return "org:" + org_for_request(request)
+        except Exception:
+            return "addr:" + (request.client.host if request.client else "unknown")
+
+    rate_limit = RateLimitConfig(
+        rate_limit=("minute", settings.rate_limit_per_minute),
+        identifier_for_request=rate_limit_identifier,
+        exclude=["/health", "/schema"],
+    )
+    return Litestar(
+        route_handlers=[ImportsController, HealthController],
+        dependencies={
+            "org_id": Provide(org_for_request, sync_to_thread=True),
+            "import_service": Provide(lambda: service, sync_to_thread=False),
+            "store": Provide(lambda: store, sync_to_thread=False),
+            "gateway": Provide(lambda: gateway, sync_to_thread=False),
+        },
+        plugins=[problem_details_plugin()],
+        exception_handlers={Exception: internal_error_handler},
+        middleware=[rate_limit.middleware],
+        lifespan=[lifespan],
+        request_max_body_size=settings.max_body_bytes,
+        openapi_config=OpenAPIConfig(
+            title="OliAI Contacts Imports API",
+            version="1.0.0",
+            path="/schema",
+            render_plugins=[ScalarRenderPlugin()],
+            components=Components(
+                security_schemes={
+                    "bearer": SecurityScheme(type="http", scheme="bearer"),
+                    "apiKey": SecurityScheme(type="apiKey", name="X-API-Key", security_scheme_in="header"),
+                }
+            ),
+        ),
+    )

@@ -1,0 +1,98 @@
+"""Everything the API asks of Dagster: submit a run (GraphQL), read an import's newest run
+(the instance's run storage), and whether the webserver answers at all."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from urllib.parse import urlsplit
+
+import httpx
+from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
+from dagster_graphql import DagsterGraphQLClient
+
+from orchestration import tags
+from orchestration.control_store import ImportRecord
+from orchestration.jobs import IMPORT_JOB
+
+LOCATION_NAME = "oliai"
+REACHABILITY_TTL_S = 2.0
+
+
+@dataclass(frozen=True)
+class RunView:
+    run_id: str
+    status: str
+    tags: Mapping[str, str]
+    end_time: datetime | None
+
+
+class DagsterGateway:
+    def __init__(self, dagster_url: str, dagster_home: str) -> None:
+        parts = urlsplit(dagster_url)
+        self._base_url = dagster_url.rstrip("/")
+        self._client = DagsterGraphQLClient(
+            parts.hostname or "127.0.0.1",
+            port_number=parts.port,
+            use_https=parts.scheme == "https",
+            timeout=30,
+        )
+        self._instance = DagsterInstance.from_config(dagster_home)
+        self._reachable_until = 0.0
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        self._instance.dispose()
+
+    def reachable(self) -> bool:
+        """Whether the webserver answered recently (cached briefly: this is on the POST path)."""
+        if time.monotonic() < self._reachable_until:
+            return True
+        try:
+            httpx.get(f"{self._base_url}/server_info", timeout=2.0).raise_for_status()
+        except httpx.HTTPError:
+            return False
+        with self._lock:
+            self._reachable_until = time.monotonic() + REACHABILITY_TTL_S
+        return True
+
+    def forget_reachability(self) -> None:
+        with self._lock:
+            self._reachable_until = 0.0
+
+    def submit(self, record: ImportRecord) -> str:
+        """Launch (queue) the import's run; returns the run id."""
+        return self._client.submit_job_execution(
+            IMPORT_JOB,
+            repository_location_name=LOCATION_NAME,
+            repository_name="__repository__",
+            run_config={
+                "import_id": record.id,
+                "org_id": record.org_id,
+                "landing_path": record.landing_path,
+                "audience_id": record.audience_id,
+            },
+            tags={tags.IMPORT_ID: record.id, tags.ORG_ID: record.org_id},
+        )
+
+    def latest_run(self, import_id: str) -> RunView | None:
+        """The newest run of the import: re-executions keep the tags, so they count too."""
+        records = self._instance.get_run_records(
+            filters=RunsFilter(tags={tags.IMPORT_ID: import_id}), limit=1
+        )
+        if not records:
+            return None
+        record = records[0]
+        run = record.dagster_run
+        end_time = (
+            datetime.fromtimestamp(record.end_time, UTC)
+            if record.end_time and run.status in _ENDED
+            else None
+        )
+        return RunView(run_id=run.run_id, status=run.status.value, tags=run.tags, end_time=end_time)
+
+
+_ENDED = {DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED}

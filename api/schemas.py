@@ -1,0 +1,71 @@
+"""Wire schemas (msgspec, camelCase on the wire)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+import msgspec
+
+MAX_CONTACTS = 10_000
+
+
+class BulkImportRequest(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
+    """Up to 10,000 contacts; each needs `name` and `phoneNumber`, other keys become metadata."""
+
+    contacts: Annotated[
+        list[dict[str, Any]], msgspec.Meta(min_length=1, max_length=MAX_CONTACTS)
+    ]
+    audience_id: Annotated[str, msgspec.Meta(min_length=1, max_length=255)] | None = None
+    webhook_url: Annotated[str, msgspec.Meta(min_length=1, max_length=2048)] | None = None
+
+
+class ImportAccepted(msgspec.Struct, rename="camel"):
+    import_id: str
+    status: str
+    total: int
+
+
+class ImportStatusView(msgspec.Struct, rename="camel"):
+    id: str
+    status: str
+    total: int
+    created: int
+    updated: int
+    failed: int
+    error_count: int
+    completed_at: datetime | None
+
+
+class ImportSummary(ImportStatusView):
+    created_at: datetime
+    audience_id: str | None
+    run_id: str | None
+
+
+class ImportList(msgspec.Struct, rename="camel"):
+    data: list[ImportSummary]
+    page: int
+    limit: int
+    total: int
+
+
+class RowError(msgspec.Struct, rename="camel"):
+    row_index: int
+    field: str
+    code: str
+    message: str
+    value: str | None
+
+
+class RowErrorList(msgspec.Struct, rename="camel"):
+    import_id: str
+    data: list[RowError]
+    page: int
+    limit: int
+    total: int
+
+
+class Health(msgspec.Struct):
+    status: str
+    checks: dict[str, str]

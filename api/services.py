@@ -1,0 +1,163 @@
+"""The import service: what the controllers ask for, in the API's terms."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from pathlib import Path
+
+import polars as pl
+
+from api.dagster_gateway import DagsterGateway, RunView
+from api.problems import Problem
+from api.schemas import (
+    ImportAccepted,
+    ImportStatusView,
+    ImportSummary,
+    RowError,
+    RowErrorList,
+)
+from api.submitter import RunSubmitter
+from api.validation import decode_bulk_request
+from orchestration import landing, staging
+from orchestration.control_store import ControlStore, IdempotencyConflict, ImportRecord
+from orchestration.status import TERMINAL, ImportStatus, import_outcome
+
+
+def not_found(import_id: str) -> Problem:
+    # The same answer for unknown ids and other organizations' ids: no existence oracle.
+    return Problem(404, "not-found", "Import not found", f"No import {import_id!r} exists.")
+
+
+class ImportService:
+    def __init__(
+        self,
+        store: ControlStore,
+        gateway: DagsterGateway,
+        submitter: RunSubmitter,
+        landing_dir: Path,
+        staging_dir: Path,
+    ) -> None:
+        self._store = store
+        self._gateway = gateway
+        self._submitter = submitter
+        self._landing_dir = landing_dir
+        self._staging_dir = staging_dir
+
+    def accept_bulk(self, org_id: str, body: bytes, idempotency_key: str | None) -> ImportAccepted:
+        request = decode_bulk_request(body)
+        if not self._gateway.reachable():
+            raise Problem(
+                503,
+                "orchestrator-unavailable",
+                "Imports are temporarily unavailable",
+                "The orchestrator cannot be reached; nothing was created. Retry shortly.",
+                headers={"Retry-After": "5"},
+            )
+        import_id = "imp_" + secrets.token_hex(12)
+        request_hash = hashlib.sha256(body).hexdigest()
+        path = landing.landing_path(self._landing_dir, org_id, import_id)
+        total = len(request.contacts)
+        try:
+            self._store.reserve_import(
+                import_id=import_id,
+                org_id=org_id,
+                total=total,
+                audience_id=request.audience_id,
+                webhook_url=request.webhook_url,
+                landing_path=str(path),
+                idempotency_key=idempotency_key,
+                request_hash=request_hash,
+            )
+        except IdempotencyConflict as conflict:
+            return self._replay(conflict.existing, request_hash)
+        try:
+            landing.write_durably(path, body)
+        except BaseException:
+            self._store.discard_import(import_id)
+            raise
+        self._store.mark_accepted(import_id)
+        self._submitter.notify()
+        return ImportAccepted(import_id=import_id, status=ImportStatus.PENDING.value, total=total)
+
+    def _replay(self, existing: ImportRecord, request_hash: str) -> ImportAccepted:
+        if existing.request_hash != request_hash:
+            raise Problem(
+                422,
+                "idempotency-key-reused",
+                "Idempotency-Key reused with a different body",
+                f"This Idempotency-Key was used for import {existing.id} with a different body.",
+            )
+        if existing.state != "accepted":
+            raise Problem(
+                409,
+                "idempotency-key-in-flight",
+                "A request with this Idempotency-Key is in progress",
+                "Wait for the first request with this key to finish, then retry.",
+                headers={"Retry-After": "1"},
+            )
+        return ImportAccepted(
+            import_id=existing.id, status=ImportStatus.PENDING.value, total=existing.total
+        )
+
+    def _record(self, org_id: str, import_id: str) -> ImportRecord:
+        record = self._store.get_import(org_id, import_id)
+        if record is None:
+            raise not_found(import_id)
+        return record
+
+    def status(self, org_id: str, import_id: str) -> ImportStatusView:
+        record = self._record(org_id, import_id)
+        return _status_view(record, self._gateway.latest_run(record.id))
+
+    def history(self, org_id: str, page: int, limit: int) -> tuple[list[ImportSummary], int]:
+        records, total = self._store.list_imports(org_id, offset=(page - 1) * limit, limit=limit)
+        summaries = []
+        for record in records:
+            run = self._gateway.latest_run(record.id)
+            view = _status_view(record, run)
+            summaries.append(
+                ImportSummary(
+                    **{field: getattr(view, field) for field in view.__struct_fields__},
+                    created_at=record.created_at,
+                    audience_id=record.audience_id,
+                    run_id=run.run_id if run else None,
+                )
+            )
+        return summaries, total
+
+    def row_errors(self, org_id: str, import_id: str) -> pl.DataFrame:
+        """All row errors of the import (empty until its normalization step has run)."""
+        self._record(org_id, import_id)
+        path = staging.row_errors_path(self._staging_dir, import_id)
+        if not path.exists():
+            return pl.DataFrame(
+                schema={"row_index": pl.Int64, "field": pl.Utf8, "code": pl.Utf8,
+                        "message": pl.Utf8, "value": pl.Utf8}
+            )
+        return pl.read_parquet(path)
+
+    def row_error_page(self, org_id: str, import_id: str, page: int, limit: int) -> RowErrorList:
+        errors = self.row_errors(org_id, import_id)
+        window = errors.slice((page - 1) * limit, limit)
+        return RowErrorList(
+            import_id=import_id,
+            data=[RowError(**row) for row in window.iter_rows(named=True)],
+            page=page,
+            limit=limit,
+            total=errors.height,
+        )
+
+
+def _status_view(record: ImportRecord, run: RunView | None) -> ImportStatusView:
+    outcome = import_outcome(run.status if run else None, run.tags if run else {}, record.total)
+    return ImportStatusView(
+        id=record.id,
+        status=outcome.status.value,
+        total=outcome.total,
+        created=outcome.created,
+        updated=outcome.updated,
+        failed=outcome.failed,
+        error_count=outcome.error_count,
+        completed_at=run.end_time if run and outcome.status in TERMINAL else None,
+    )

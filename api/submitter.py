@@ -1,0 +1,70 @@
+"""Hands accepted imports to Dagster in the background (the outbox pattern).
+
+The 202 only waits for the landing file and the control-store row; GraphQL submission takes
+~200 ms, so it happens here. Anything accepted but not yet submitted — because Dagster was down
+or the API was killed — is picked up again on the next pass or the next start.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from api.dagster_gateway import DagsterGateway
+from orchestration.control_store import ControlStore
+
+logger = logging.getLogger("oliai.submitter")
+
+IDLE_POLL_S = 5.0
+MAX_BACKOFF_S = 30.0
+
+
+class RunSubmitter:
+    def __init__(self, store: ControlStore, gateway: DagsterGateway) -> None:
+        self._store = store
+        self._gateway = gateway
+        self._wake = threading.Event()
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="run-submitter", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self._wake.set()
+        self._thread.join(timeout=10)
+
+    def notify(self) -> None:
+        self._wake.set()
+
+    def _run(self) -> None:
+        backoff = 0.0
+        while not self._stopped.is_set():
+            self._wake.wait(timeout=backoff or IDLE_POLL_S)
+            self._wake.clear()
+            if self._stopped.is_set():
+                return
+            try:
+                self.submit_pending()
+                backoff = 0.0
+            except Exception:
+                backoff = min(MAX_BACKOFF_S, max(1.0, backoff * 2))
+                self._gateway.forget_reachability()
+                logger.exception("submitting imports failed; retrying in %.0f s", backoff)
+
+    def submit_pending(self) -> int:
+        """Submit every accepted, unsubmitted import; returns how many were submitted."""
+        submitted = 0
+        while batch := self._store.unsubmitted_imports():
+            for record in batch:
+                # A run may exist already if we died between launching it and recording it.
+                existing = self._gateway.latest_run(record.id)
+                try:
+                    run_id = existing.run_id if existing else self._gateway.submit(record)
+                except Exception as exc:
+                    self._store.record_submit_failure(record.id, repr(exc))
+                    raise
+                self._store.record_submission(record.id, run_id)
+                submitted += 1
+        return submitted

@@ -1,0 +1,135 @@
+"""The import's assets: the landed request, the normalized contacts, the warehouse tables.
+
+One run per import: every materialization carries the import id and its counts as metadata, so
+the asset catalogue doubles as an import log.
+"""
+
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import polars as pl
+from dagster import (
+    AssetExecutionContext,
+    AssetSpec,
+    Config,
+    Failure,
+    MaterializeResult,
+    asset,
+    multi_asset,
+)
+
+from orchestration import staging, tags
+from orchestration.landing import read_landed_contacts
+from orchestration.resources import ImportFiles, Warehouse
+from orchestration.warehouse import ImportBatch, apply_import
+from transforms import contacts_frame, normalize_contacts
+
+WAREHOUSE_POOL = "duckdb_warehouse"
+GROUP = "contacts_import"
+
+
+class ImportConfig(Config):
+    """Which accepted request a run processes (set by the API when it submits the run)."""
+
+    import_id: str
+    org_id: str
+    landing_path: str
+    audience_id: str | None = None
+
+
+landed_batch = AssetSpec(
+    "landed_batch",
+    group_name=GROUP,
+    kinds={"json"},
+    description=(
+        "The accepted bulk-import request, exactly as the API received it: one JSON file per "
+        "import in the landing zone (`<data dir>/landing/<org>/<import id>.json`), fsynced "
+        "before the API answered 202."
+    ),
+)
+
+
+@asset(deps=[landed_batch], group_name=GROUP, kinds={"polars", "parquet"})
+def normalized_contacts(
+    context: AssetExecutionContext, config: ImportConfig, import_files: ImportFiles
+) -> MaterializeResult:
+    """Contacts validated and normalized by the row rules: names trimmed and NFC, phone numbers
+    in E.164, language tags canonically cased, every other key in `metadata`. Rows that break a
+    rule become row errors instead. Stored per import as `valid.parquet` and `errors.parquet`."""
+    path = Path(config.landing_path)
+    try:
+        contacts = read_landed_contacts(path)
+    except (OSError, ValueError, KeyError) as exc:
+        raise Failure(
+            description=f"Cannot read the landed request of {config.import_id} at {path}: {exc}"
+        ) from exc
+    normalized = normalize_contacts(contacts_frame(contacts))
+    staging.write_frame(normalized.valid, staging.valid_contacts_path(import_files.root, config.import_id))
+    staging.write_frame(normalized.errors, staging.row_errors_path(import_files.root, config.import_id))
+    context.log.info(
+        f"{config.import_id}: {normalized.total} rows, {normalized.failed} failed, "
+        f"{normalized.errors.height} row errors"
+    )
+    return MaterializeResult(
+        metadata={
+            "import_id": config.import_id,
+            "org_id": config.org_id,
+            "total": normalized.total,
+            "valid": normalized.valid.height,
+            "failed": normalized.failed,
+            "error_count": normalized.errors.height,
+        }
+    )
+
+
+WAREHOUSE_TABLES = {
+    "contacts": "One row per organization and E.164 phone number; name, language and metadata "
+    "follow the newest import that touched the contact.",
+    "audience_members": "Which contacts belong to which audience, per organization.",
+    "import_errors": "Every row error of every import: row index, field, stable code, message, "
+    "offending value.",
+    "imports": "One row per processed import with its final status and counts.",
+}
+
+
+@multi_asset(
+    specs=[
+        AssetSpec(
+            name,
+            deps=[normalized_contacts],
+            group_name=GROUP,
+            kinds={"duckdb"},
+            description=description,
+        )
+        for name, description in WAREHOUSE_TABLES.items()
+    ],
+    pool=WAREHOUSE_POOL,
+)
+def warehouse_tables(
+    context: AssetExecutionContext,
+    config: ImportConfig,
+    import_files: ImportFiles,
+    warehouse: Warehouse,
+) -> Iterator[MaterializeResult]:
+    """Applies one import to the DuckDB warehouse in a single transaction, one writer at a time."""
+    valid = pl.read_parquet(staging.valid_contacts_path(import_files.root, config.import_id))
+    errors = pl.read_parquet(staging.row_errors_path(import_files.root, config.import_id))
+    failed = errors.select(pl.col("row_index").n_unique()).item() if errors.height else 0
+    batch = ImportBatch(
+        import_id=config.import_id,
+        org_id=config.org_id,
+        run_id=context.run_id,
+        audience_id=config.audience_id,
+        valid=valid,
+        errors=errors,
+        total=valid.height + failed,
+        failed=failed,
+    )
+    with warehouse.connect() as con:
+        counts = apply_import(con, batch, datetime.now(UTC))
+    context.instance.add_run_tags(context.run_id, tags.count_tags(counts.as_dict()))
+    shared = {"import_id": config.import_id, "org_id": config.org_id, **counts.as_dict()}
+    for name in WAREHOUSE_TABLES:
+        yield MaterializeResult(asset_key=name, metadata=dict(shared))

@@ -1,0 +1,392 @@
+"""The control store: organizations, API key hashes, webhook secrets, accepted imports
+(the submission outbox and history), and webhook deliveries.
+
+SQLAlchemy Core on a URL: a SQLite file by default, Postgres when scaled out. The API and the
+Dagster sensor both write here, so SQLite runs in WAL mode with a busy timeout.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from orchestration.webhooks import new_secret
+
+API_KEY_PREFIX = "oliai_"
+IDEMPOTENCY_WINDOW = timedelta(hours=24)
+# An accepting row older than this belongs to a request that died before its 202.
+STALE_ACCEPTING = timedelta(minutes=5)
+
+metadata = sa.MetaData()
+
+organizations = sa.Table(
+    "organizations",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("webhook_secret", sa.String(128), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+api_keys = sa.Table(
+    "api_keys",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("org_id", sa.ForeignKey("organizations.id"), nullable=False, index=True),
+    sa.Column("key_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("key_hint", sa.String(16), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("revoked_at", sa.DateTime(timezone=True)),
+)
+
+imports = sa.Table(
+    "imports",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("org_id", sa.String(64), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),  # accepting | accepted
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("total", sa.Integer, nullable=False),
+    sa.Column("audience_id", sa.Text),
+    sa.Column("webhook_url", sa.Text),
+    sa.Column("landing_path", sa.Text, nullable=False),
+    sa.Column("idempotency_key", sa.String(255)),
+    sa.Column("request_hash", sa.String(64), nullable=False),
+    sa.Column("submitted_at", sa.DateTime(timezone=True)),
+    sa.Column("run_id", sa.String(64)),
+    sa.Column("submit_attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("last_submit_error", sa.Text),
+    sa.Index("ix_imports_org_created", "org_id", "created_at"),
+    sa.Index("ux_imports_idempotency", "org_id", "idempotency_key", unique=True),
+)
+
+
+@dataclass(frozen=True)
+class CreatedKey:
+    key_id: str
+    api_key: str
+    org_id: str
+
+
+@dataclass(frozen=True)
+class ImportRecord:
+    id: str
+    org_id: str
+    state: str
+    created_at: datetime
+    total: int
+    audience_id: str | None
+    webhook_url: str | None
+    landing_path: str
+    idempotency_key: str | None
+    request_hash: str
+    submitted_at: datetime | None
+    run_id: str | None
+
+
+class IdempotencyConflict(Exception):
+    """The Idempotency-Key is already taken; `existing` tells by which import."""
+
+    def __init__(self, existing: ImportRecord) -> None:
+        super().__init__(existing.id)
+        self.existing = existing
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def hash_api_key(api_key: str) -> str:
+    return hashlib.sha256(api_key.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _as_utc(value: datetime | None) -> datetime | None:
+    # SQLite hands timezone-aware columns back naive.
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+def _import_record(row: sa.Row[Any]) -> ImportRecord:
+    created_at = _as_utc(row.created_at)
+    assert created_at is not None
+    return ImportRecord(
+        id=row.id,
+        org_id=row.org_id,
+        state=row.state,
+        created_at=created_at,
+        total=row.total,
+        audience_id=row.audience_id,
+        webhook_url=row.webhook_url,
+        landing_path=row.landing_path,
+        idempotency_key=row.idempotency_key,
+        request_hash=row.request_hash,
+        submitted_at=_as_utc(row.submitted_at),
+        run_id=row.run_id,
+    )
+
+
+def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=FULL")  # a 202 must survive a power cut too
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+def create_control_engine(url: str) -> Engine:
+    engine = sa.create_engine(url)
+    if engine.dialect.name == "sqlite":
+        sa.event.listen(engine, "connect", _configure_sqlite)
+    metadata.create_all(engine)
+    return engine
+
+
+class ControlStore:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @classmethod
+    def from_url(cls, url: str) -> ControlStore:
+        return cls(create_control_engine(url))
+
+    @contextmanager
+    def _begin(self) -> Iterator[Connection]:
+        with self.engine.begin() as conn:
+            yield conn
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    # Organizations and keys
+
+    def ensure_organization(self, org_id: str) -> str:
+        """Create the organization if needed; returns its webhook secret."""
+        with self._begin() as conn:
+            secret = conn.scalar(
+                sa.select(organizations.c.webhook_secret).where(organizations.c.id == org_id)
+            )
+            if secret is None:
+                secret = new_secret()
+                conn.execute(
+                    organizations.insert().values(
+                        id=org_id, webhook_secret=secret, created_at=utcnow()
+                    )
+                )
+            return str(secret)
+
+    def rotate_webhook_secret(self, org_id: str) -> str:
+        secret = new_secret()
+        with self._begin() as conn:
+            conn.execute(
+                organizations.update()
+                .where(organizations.c.id == org_id)
+                .values(webhook_secret=secret)
+            )
+        return secret
+
+    def webhook_secret(self, org_id: str) -> str | None:
+        with self._begin() as conn:
+            return conn.scalar(
+                sa.select(organizations.c.webhook_secret).where(organizations.c.id == org_id)
+            )
+
+    def create_api_key(self, org_id: str) -> CreatedKey:
+        self.ensure_organization(org_id)
+        api_key = API_KEY_PREFIX + secrets.token_urlsafe(32)
+        key_id = "key_" + secrets.token_hex(8)
+        with self._begin() as conn:
+            conn.execute(
+                api_keys.insert().values(
+                    id=key_id,
+                    org_id=org_id,
+                    key_hash=hash_api_key(api_key),
+                    key_hint=api_key[: len(API_KEY_PREFIX) + 4],
+                    created_at=utcnow(),
+                )
+            )
+        return CreatedKey(key_id=key_id, api_key=api_key, org_id=org_id)
+
+    def list_api_keys(self, org_id: str) -> list[dict[str, Any]]:
+        with self._begin() as conn:
+            rows = conn.execute(
+                sa.select(api_keys).where(api_keys.c.org_id == org_id).order_by(api_keys.c.created_at)
+            ).all()
+        return [
+            {
+                "keyId": row.id,
+                "orgId": row.org_id,
+                "hint": row.key_hint + "…",
+                "createdAt": _as_utc(row.created_at),
+                "revokedAt": _as_utc(row.revoked_at),
+            }
+            for row in rows
+        ]
+
+    def revoke_api_key(self, key_id: str) -> bool:
+        with self._begin() as conn:
+            result = conn.execute(
+                api_keys.update()
+                .where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
+                .values(revoked_at=utcnow())
+            )
+        return result.rowcount > 0
+
+    def organization_for_key(self, api_key: str) -> str | None:
+        """The key's organization, or None for unknown and revoked keys."""
+        key_hash = hash_api_key(api_key)
+        with self._begin() as conn:
+            row = conn.execute(
+                sa.select(api_keys.c.key_hash, api_keys.c.org_id).where(
+                    api_keys.c.key_hash == key_hash, api_keys.c.revoked_at.is_(None)
+                )
+            ).first()
+        if row is None or not hmac.compare_digest(row.key_hash, key_hash):
+            return None
+        return str(row.org_id)
+
+    # Imports: reservation, acceptance, submission outbox, history
+
+    def reserve_import(
+        self,
+        *,
+        import_id: str,
+        org_id: str,
+        total: int,
+        audience_id: str | None,
+        webhook_url: str | None,
+        landing_path: str,
+        idempotency_key: str | None,
+        request_hash: str,
+    ) -> None:
+        """Insert the import as `accepting`; raises IdempotencyConflict if the key is taken."""
+        values = {
+            "id": import_id,
+            "org_id": org_id,
+            "state": "accepting",
+            "created_at": utcnow(),
+            "total": total,
+            "audience_id": audience_id,
+            "webhook_url": webhook_url,
+            "landing_path": landing_path,
+            "idempotency_key": idempotency_key,
+            "request_hash": request_hash,
+            "submit_attempts": 0,
+        }
+        with self._begin() as conn:
+            if idempotency_key is not None:
+                self._release_expired_key(conn, org_id, idempotency_key)
+            try:
+                with conn.begin_nested():
+                    conn.execute(imports.insert().values(**values))
+            except sa.exc.IntegrityError:
+                existing = conn.execute(
+                    sa.select(imports).where(
+                        imports.c.org_id == org_id, imports.c.idempotency_key == idempotency_key
+                    )
+                ).first()
+                if existing is None:
+                    raise
+                raise IdempotencyConflict(_import_record(existing)) from None
+
+    def _release_expired_key(self, conn: Connection, org_id: str, key: str) -> None:
+        now = utcnow()
+        conn.execute(
+            imports.update()
+            .where(
+                imports.c.org_id == org_id,
+                imports.c.idempotency_key == key,
+                sa.or_(
+                    imports.c.created_at < now - IDEMPOTENCY_WINDOW,
+                    sa.and_(
+                        imports.c.state == "accepting",
+                        imports.c.created_at < now - STALE_ACCEPTING,
+                    ),
+                ),
+            )
+            .values(idempotency_key=None)
+        )
+
+    def mark_accepted(self, import_id: str) -> None:
+        with self._begin() as conn:
+            conn.execute(
+                imports.update().where(imports.c.id == import_id).values(state="accepted")
+            )
+
+    def discard_import(self, import_id: str) -> None:
+        """Undo a reservation whose request could not be accepted."""
+        with self._begin() as conn:
+            conn.execute(imports.delete().where(imports.c.id == import_id))
+
+    def get_import(self, org_id: str, import_id: str) -> ImportRecord | None:
+        with self._begin() as conn:
+            row = conn.execute(
+                sa.select(imports).where(
+                    imports.c.id == import_id,
+                    imports.c.org_id == org_id,
+                    imports.c.state == "accepted",
+                )
+            ).first()
+        return None if row is None else _import_record(row)
+
+    def get_import_by_id(self, import_id: str) -> ImportRecord | None:
+        with self._begin() as conn:
+            row = conn.execute(sa.select(imports).where(imports.c.id == import_id)).first()
+        return None if row is None else _import_record(row)
+
+    def list_imports(self, org_id: str, *, offset: int, limit: int) -> tuple[list[ImportRecord], int]:
+        accepted = sa.and_(imports.c.org_id == org_id, imports.c.state == "accepted")
+        with self._begin() as conn:
+            total = conn.scalar(sa.select(sa.func.count()).select_from(imports).where(accepted))
+            rows = conn.execute(
+                sa.select(imports)
+                .where(accepted)
+                .order_by(imports.c.created_at.desc(), imports.c.id.desc())
+                .offset(offset)
+                .limit(limit)
+            ).all()
+        return [_import_record(row) for row in rows], int(total or 0)
+
+    def unsubmitted_imports(self, limit: int = 100) -> list[ImportRecord]:
+        with self._begin() as conn:
+            rows = conn.execute(
+                sa.select(imports)
+                .where(imports.c.state == "accepted", imports.c.submitted_at.is_(None))
+                .order_by(imports.c.created_at)
+                .limit(limit)
+            ).all()
+        return [_import_record(row) for row in rows]
+
+    def record_submission(self, import_id: str, run_id: str) -> None:
+        with self._begin() as conn:
+            conn.execute(
+                imports.update()
+                .where(imports.c.id == import_id)
+                .values(submitted_at=utcnow(), run_id=run_id, last_submit_error=None)
+            )
+
+    def record_submit_failure(self, import_id: str, error: str) -> None:
+        with self._begin() as conn:
+            conn.execute(
+                imports.update()
+                .where(imports.c.id == import_id)
+                .values(
+                    submit_attempts=imports.c.submit_attempts + 1, last_submit_error=error[:2000]
+                )
+            )
+
+    def ping(self) -> bool:
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(sa.text("SELECT 1"))
+        except sa.exc.SQLAlchemyError:
+            return False
+        return True

@@ -1,0 +1,43 @@
+"""The landing zone: accepted request bodies, written atomically before the 202 is sent."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+
+def landing_path(landing_dir: Path, org_id: str, import_id: str) -> Path:
+    return landing_dir / org_id / f"{import_id}.json"
+
+
+def write_durably(path: Path, data: bytes) -> None:
+    """Write via a temp file, fsync and rename, so readers see the whole file or nothing,
+    and a crash after we return cannot lose it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def land_request(landing_dir: Path, org_id: str, import_id: str, body: bytes) -> Path:
+    path = landing_path(landing_dir, org_id, import_id)
+    write_durably(path, body)
+    return path
+
+
+def read_landed_contacts(path: Path) -> list[dict[str, Any]]:
+    """The `contacts` array of a landed request (its shape was validated by the API)."""
+    request = orjson.loads(path.read_bytes())
+    contacts: list[dict[str, Any]] = request["contacts"]
+    return contacts

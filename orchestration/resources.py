@@ -1,0 +1,33 @@
+"""Resources: where the import files and the warehouse live."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+from dagster import ConfigurableResource
+
+from orchestration.warehouse import open_warehouse
+
+
+class ImportFiles(ConfigurableResource):
+    """The per-import staging area under the data directory (normalized rows, row errors)."""
+
+    staging_dir: str
+
+    @property
+    def root(self) -> Path:
+        return Path(self.staging_dir)
+
+
+class Warehouse(ConfigurableResource):
+    """The DuckDB warehouse file. Open it only for the write and close it straight after."""
+
+    path: str
+
+    @contextmanager
+    def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        with open_warehouse(Path(self.path)) as con:
+            yield con

@@ -1,0 +1,60 @@
+"""The one settings object: flags > `OLIAI_*` environment variables > defaults."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MIB = 1024 * 1024
+
+
+class Settings(BaseSettings):
+    """Everything the stack writes lives under `data_dir`, so deleting it is a clean reset."""
+
+    model_config = SettingsConfigDict(env_prefix="OLIAI_", extra="ignore")
+
+    data_dir: Path = Path(".oliai")
+    host: str = "127.0.0.1"
+    api_port: int = 8000
+    dagster_port: int = 3000
+    dagster_url: str | None = Field(
+        default=None, description="Dagster webserver base URL; defaults to host:dagster_port."
+    )
+    control_store_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; defaults to a SQLite file in the data dir."
+    )
+    max_body_bytes: int = 32 * MIB
+    rate_limit_per_minute: int = 1200
+    webhook_allow_private: bool = False
+    webhook_timeout_seconds: float = 10.0
+    webhook_concurrency: int = 16
+
+    @property
+    def resolved_data_dir(self) -> Path:
+        return self.data_dir.expanduser().resolve()
+
+    @property
+    def dagster_home(self) -> Path:
+        return self.resolved_data_dir / "dagster"
+
+    @property
+    def landing_dir(self) -> Path:
+        return self.resolved_data_dir / "landing"
+
+    @property
+    def staging_dir(self) -> Path:
+        return self.resolved_data_dir / "staging"
+
+    @property
+    def warehouse_path(self) -> Path:
+        return self.resolved_data_dir / "warehouse.duckdb"
+
+    @property
+    def resolved_control_store_url(self) -> str:
+        return self.control_store_url or f"sqlite:///{self.resolved_data_dir / 'control.db'}"
+
+    @property
+    def resolved_dagster_url(self) -> str:
+        return self.dagster_url or f"http://{self.host}:{self.dagster_port}"

@@ -1,0 +1,238 @@
+"""`oliai up`: supervise the Dagster webserver, the Dagster daemon and the API.
+
+Each child runs in its own process group so signals reach all of its descendants, and is
+stopped by PID on exit: nothing is left behind (see DESIGN's note on `dagster dev`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from orchestration.control_store import ControlStore
+from orchestration.instance import write_instance_config
+from orchestration.settings import Settings
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+WORKSPACE = REPO_ROOT / "workspace.yaml"
+DEMO_ORG = "demo"
+START_TIMEOUT_S = 120.0
+STOP_TIMEOUT_S = 15.0
+
+SEED_EXAMPLE = {
+    "contacts": [
+        {"name": "Priya Sharma", "phoneNumber": "+919876543210", "language": "hi-IN",
+         "city": "Mumbai", "tier": "premium"},
+        {"name": "Ravi Kumar", "phoneNumber": "+919123456789", "language": "en-IN",
+         "city": "Delhi", "tier": "standard"},
+    ],
+    "audienceId": "aud_abc123",
+}
+
+
+@dataclass
+class Child:
+    name: str
+    process: subprocess.Popen[bytes]
+
+    def stop(self) -> None:
+        """SIGTERM the child's process group, then SIGKILL what is still there."""
+        if self.process.poll() is None:
+            _signal_group(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                _signal_group(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        # Grandchildren (run workers, code servers) share the group: make sure they are gone.
+        _signal_group(self.process.pid, signal.SIGKILL)
+
+
+def _signal_group(pgid: int, sig: signal.Signals) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def child_environment(settings: Settings) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        {
+            "DAGSTER_HOME": str(settings.dagster_home),
+            "OLIAI_DATA_DIR": str(settings.resolved_data_dir),
+            "OLIAI_HOST": settings.host,
+            "OLIAI_API_PORT": str(settings.api_port),
+            "OLIAI_DAGSTER_PORT": str(settings.dagster_port),
+            "OLIAI_WEBHOOK_ALLOW_PRIVATE": str(settings.webhook_allow_private).lower(),
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    return env
+
+
+def _bin(name: str) -> str:
+    return str(Path(sys.executable).with_name(name))
+
+
+def start_children(settings: Settings, log_dir: Path) -> list[Child]:
+    env = child_environment(settings)
+    host = settings.host
+    commands = {
+        "dagster-webserver": [_bin("dagster-webserver"), "-w", str(WORKSPACE), "-h", host,
+                              "-p", str(settings.dagster_port)],
+        "dagster-daemon": [_bin("dagster-daemon"), "run", "-w", str(WORKSPACE)],
+        "api": [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory",
+                "--host", host, "--port", str(settings.api_port), "--log-level", "warning"],
+    }
+    log_dir.mkdir(parents=True, exist_ok=True)
+    children = []
+    for name, command in commands.items():
+        with open(log_dir / f"{name}.log", "ab") as log:
+            process = subprocess.Popen(
+                command, env=env, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        children.append(Child(name, process))
+    return children
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=2.0).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _daemon_healthy(dagster_url: str) -> bool:
+    query = "{ instance { daemonHealth { allDaemonStatuses { daemonType healthy required } } } }"
+    try:
+        response = httpx.post(f"{dagster_url}/graphql", json={"query": query}, timeout=5.0)
+        statuses = response.json()["data"]["instance"]["daemonHealth"]["allDaemonStatuses"]
+    except (httpx.HTTPError, KeyError, TypeError, ValueError):
+        return False
+    return all(status["healthy"] for status in statuses if status["required"])
+
+
+def wait_until_ready(
+    settings: Settings,
+    children: list[Child],
+    should_stop: Callable[[], bool],
+    timeout_s: float = START_TIMEOUT_S,
+) -> str | None:
+    """None when every part is healthy; otherwise what went wrong."""
+    dagster_url = settings.resolved_dagster_url
+    checks: dict[str, Callable[[], bool]] = {
+        "dagster-webserver": lambda: _answers(f"{dagster_url}/server_info"),
+        "dagster-daemon": lambda: _daemon_healthy(dagster_url),
+        "api": lambda: _answers(f"http://{settings.host}:{settings.api_port}/health"),
+    }
+    pending = dict(checks)
+    deadline = time.monotonic() + timeout_s
+    while pending:
+        if should_stop():
+            return "interrupted"
+        if (dead := next((c for c in children if c.process.poll() is not None), None)) is not None:
+            return f"{dead.name} exited with code {dead.process.returncode} while starting"
+        if time.monotonic() > deadline:
+            return f"not healthy after {timeout_s:.0f} s: {', '.join(pending)}"
+        for name, check in list(pending.items()):
+            if check():
+                del pending[name]
+        time.sleep(0.5)
+    return None
+
+
+def demo_credentials(settings: Settings, store: ControlStore) -> dict[str, str]:
+    """The demo organization's key and secret: created on first start, reused afterwards.
+
+    The plaintext key is kept only in this file (mode 0600) for the local demo's convenience;
+    the control store holds its hash like any other key's.
+    """
+    path = settings.resolved_data_dir / "demo-credentials.json"
+    if path.exists():
+        saved: dict[str, str] = json.loads(path.read_text())
+        saved["webhookSecret"] = store.ensure_organization(DEMO_ORG)
+        return saved
+    created = store.create_api_key(DEMO_ORG)
+    credentials = {"orgId": DEMO_ORG, "keyId": created.key_id, "apiKey": created.api_key}
+    path.touch(mode=0o600)
+    path.write_text(json.dumps(credentials))
+    credentials["webhookSecret"] = store.ensure_organization(DEMO_ORG)
+    return credentials
+
+
+def _banner(settings: Settings, credentials: dict[str, str]) -> str:
+    api_url = f"http://{settings.host}:{settings.api_port}"
+    body = json.dumps(SEED_EXAMPLE)
+    return f"""
+OliAI is ready.
+  API            {api_url}   (docs: {api_url}/schema)
+  Dagster UI     {settings.resolved_dagster_url}
+  Data dir       {settings.resolved_data_dir}   (logs in logs/)
+
+Demo organization {credentials['orgId']!r}
+  API key        {credentials['apiKey']}
+  Webhook secret {credentials['webhookSecret']}
+  Webhooks to private/loopback addresses are allowed in this local stack.
+
+Try it:
+  curl -s -X POST {api_url}/v1/imports/api/bulk \\
+    -H 'Authorization: Bearer {credentials['apiKey']}' \\
+    -H 'Content-Type: application/json' \\
+    -d '{body}'
+
+Ctrl-C stops everything.
+"""
+
+
+def run_stack(settings: Settings) -> int:
+    # The local stack delivers webhooks to localhost receivers; production leaves this off.
+    settings = settings.model_copy(update={"webhook_allow_private": True})
+    data_dir = settings.resolved_data_dir
+    data_dir.mkdir(parents=True, exist_ok=True)
+    write_instance_config(settings.dagster_home)
+    store = ControlStore.from_url(settings.resolved_control_store_url)
+    credentials = demo_credentials(settings, store)
+    store.dispose()
+
+    stopping = False
+
+    def request_stop(_signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    print(f"Starting Dagster and the API under {data_dir} ...", flush=True)
+    children = start_children(settings, data_dir / "logs")
+    exit_code = 0
+    try:
+        problem = wait_until_ready(settings, children, lambda: stopping)
+        if problem is not None:
+            print(f"Start failed: {problem}. See {data_dir / 'logs'}.", file=sys.stderr, flush=True)
+            return 1
+        print(_banner(settings, credentials), flush=True)
+        while not stopping:
+            dead = next((c for c in children if c.process.poll() is not None), None)
+            if dead is not None:
+                print(f"{dead.name} exited with code {dead.process.returncode}; stopping the rest. "
+                      f"See {data_dir / 'logs' / (dead.name + '.log')}.", file=sys.stderr, flush=True)
+                exit_code = 1
+                break
+            time.sleep(0.5)
+    finally:
+        print("Stopping ...", flush=True)
+        for child in reversed(children):
+            child.stop()
+        print("Stopped.", flush=True)
+    return exit_code

@@ -1,0 +1,82 @@
+"""The SPEC's mapping from a Dagster run's status (by name) and its counts to an import status.
+
+Plain strings, no Dagster import: the API and the webhook sensor both use it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+
+from orchestration.tags import counts_from_tags
+
+
+class ImportStatus(StrEnum):
+    PENDING = "PENDING"
+    PROCESSING = "PROCESSING"
+    COMPLETED = "COMPLETED"
+    COMPLETED_WITH_ERRORS = "COMPLETED_WITH_ERRORS"
+    FAILED = "FAILED"
+
+
+TERMINAL = frozenset(
+    {ImportStatus.COMPLETED, ImportStatus.COMPLETED_WITH_ERRORS, ImportStatus.FAILED}
+)
+
+_IN_FLIGHT = {
+    "QUEUED": ImportStatus.PENDING,
+    "NOT_STARTED": ImportStatus.PENDING,
+    "MANAGED": ImportStatus.PENDING,
+    "STARTING": ImportStatus.PROCESSING,
+    "STARTED": ImportStatus.PROCESSING,
+    "CANCELING": ImportStatus.PROCESSING,
+}
+
+
+def status_from_counts(total: int, failed: int) -> ImportStatus:
+    """The status of an import whose run succeeded."""
+    if failed == 0:
+        return ImportStatus.COMPLETED
+    if failed < total:
+        return ImportStatus.COMPLETED_WITH_ERRORS
+    return ImportStatus.FAILED
+
+
+def import_status(run_status: str | None, total: int, failed: int) -> ImportStatus:
+    """`run_status` is None while the import waits to be submitted to Dagster."""
+    if run_status is None:
+        return ImportStatus.PENDING
+    if run_status in _IN_FLIGHT:
+        return _IN_FLIGHT[run_status]
+    if run_status == "SUCCESS":
+        return status_from_counts(total, failed)
+    return ImportStatus.FAILED  # FAILURE, CANCELED
+
+
+@dataclass(frozen=True)
+class ImportOutcome:
+    status: ImportStatus
+    total: int
+    created: int
+    updated: int
+    failed: int
+    error_count: int
+
+
+def import_outcome(run_status: str | None, run_tags: Mapping[str, str], total: int) -> ImportOutcome:
+    """Status and counts of an import from its newest run (None: not submitted yet)."""
+    counts = counts_from_tags(run_tags)
+    status = import_status(run_status, total, counts["failed"] if counts else 0)
+    if counts is None:
+        # A run that ended without recording counts imported nothing: every row failed.
+        failed = total if status is ImportStatus.FAILED else 0
+        return ImportOutcome(status, total, created=0, updated=0, failed=failed, error_count=0)
+    return ImportOutcome(
+        status,
+        total,
+        created=counts["created"],
+        updated=counts["updated"],
+        failed=counts["failed"],
+        error_count=counts["errorCount"],
+    )

@@ -1,0 +1,51 @@
+"""The `name` rule: trimmed, whitespace collapsed, NFC, 1 to 256 characters."""
+
+import polars as pl
+
+from transforms.errors import RowErrorCode
+from transforms.schema import CHECK_SCHEMA
+
+MAX_NAME_CHARS = 256
+
+# Polars regexes are Unicode-aware: \s covers tabs, newlines, NBSP, ideographic space and the rest
+# of Unicode White_Space.
+_WHITESPACE_RUN = r"\s+"
+
+
+def normalize_name(raw: pl.Expr) -> pl.Expr:
+    """Whitespace first, NFC last: the result is NFC, and normalizing it again changes nothing."""
+    return raw.str.replace_all(_WHITESPACE_RUN, " ").str.strip_chars(" ").str.normalize("NFC")
+
+
+def check_names(raw: pl.Series) -> pl.DataFrame:
+    """Normalized names or an error for each string in `raw` (nulls pass through)."""
+    name = pl.col("name")
+    length = name.str.len_chars()
+    code = (
+        pl.when(name == "")
+        .then(pl.lit(RowErrorCode.EMPTY))
+        .when(length > MAX_NAME_CHARS)
+        .then(pl.lit(RowErrorCode.TOO_LONG))
+    )
+    message = (
+        pl.when(name == "")
+        .then(pl.lit("name is empty or only whitespace"))
+        .when(length > MAX_NAME_CHARS)
+        .then(
+            pl.format(
+                "name is {} characters long after normalization; at most {} are allowed",
+                length,
+                pl.lit(MAX_NAME_CHARS),
+            )
+        )
+    )
+    return (
+        raw.to_frame("raw")
+        .select(normalize_name(pl.col("raw")).alias("name"))
+        .select(
+            pl.when(code.is_null()).then(name).alias("value"),
+            code.alias("code"),
+            message.alias("message"),
+        )
+        .cast(CHECK_SCHEMA)
+    )

@@ -1,0 +1,111 @@
+"""Row rules applied to a contacts frame: normalized rows, and every error of every row."""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import polars as pl
+
+from transforms.errors import RowErrorCode
+from transforms.languages import check_languages
+from transforms.names import check_names
+from transforms.phones import check_phones
+from transforms.schema import COLUMN_PREFIX, ERRORS_SCHEMA, VALID_SCHEMA, WireField
+
+MAX_VALUE_CHARS = 200
+
+# The check of each field's string values, in the order errors of one row are listed.
+_CHECKS: dict[WireField, Callable[[pl.Series], pl.DataFrame]] = {
+    WireField.NAME: check_names,
+    WireField.PHONE_NUMBER: check_phones,
+    WireField.LANGUAGE: check_languages,
+}
+_REQUIRED = {WireField.NAME, WireField.PHONE_NUMBER}
+
+
+@dataclass(frozen=True)
+class NormalizedContacts:
+    """`valid`: rows without errors (VALID_SCHEMA). `errors`: one row per error (ERRORS_SCHEMA).
+
+    `total` counts rows in, `failed` rows with at least one error.
+    """
+
+    valid: pl.DataFrame
+    errors: pl.DataFrame
+    total: int
+    failed: int
+
+
+def _truncated(text: pl.Expr) -> pl.Expr:
+    return (
+        pl.when(text.str.len_chars() > MAX_VALUE_CHARS)
+        .then(text.str.slice(0, MAX_VALUE_CHARS - 1) + pl.lit("…"))
+        .otherwise(text)
+    )
+
+
+def _check_field(frame: pl.DataFrame, field: WireField) -> pl.DataFrame:
+    """`value`, `code`, `message` and the offending value `shown`, aligned with `frame`.
+
+    The JSON type decides first: a missing (absent or null) or non-string value never reaches the
+    string check.
+    """
+    prefix = COLUMN_PREFIX[field]
+    raw, kind, as_json = (pl.col(f"{prefix}_{part}") for part in ("raw", "type", "json"))
+    missing = kind.is_null() | (kind == "null")
+    required = field in _REQUIRED
+    columns = frame.select(raw, kind, as_json)
+    checked = _CHECKS[field](columns[f"{prefix}_raw"])
+    return pl.concat([columns, checked], how="horizontal").select(
+        "value",
+        pl.when(missing)
+        .then(pl.lit(RowErrorCode.REQUIRED if required else None, pl.String))
+        .when(kind != "string")
+        .then(pl.lit(RowErrorCode.INVALID_TYPE))
+        .otherwise("code")
+        .alias("code"),
+        pl.when(missing)
+        .then(pl.lit(f"{field} is required" if required else None, pl.String))
+        .when(kind != "string")
+        .then(pl.lit(f"{field} must be a string, got ") + kind)
+        .otherwise("message")
+        .alias("message"),
+        _truncated(pl.coalesce(raw, as_json)).alias("shown"),
+    )
+
+
+def normalize_contacts(frame: pl.DataFrame) -> NormalizedContacts:
+    """Apply the row rules (docs/row-errors.md) to a frame built by `contacts_frame`."""
+    checks = {field: _check_field(frame, field) for field in _CHECKS}
+    errors = (
+        pl.concat(
+            [
+                check.select(
+                    frame["row_index"],
+                    pl.lit(str(field)).alias("field"),
+                    "code",
+                    "message",
+                    pl.col("shown").alias("value"),
+                ).filter(pl.col("code").is_not_null())
+                for field, check in checks.items()
+            ]
+        )
+        # A stable sort keeps one row's errors in field order.
+        .sort("row_index", maintain_order=True)
+        .cast(ERRORS_SCHEMA)
+    )
+    passed = pl.DataFrame([check["code"].rename(field) for field, check in checks.items()]).select(
+        pl.all_horizontal(pl.all().is_null())
+    )
+    valid = frame.select(
+        "row_index",
+        phone_number=checks[WireField.PHONE_NUMBER]["value"],
+        name=checks[WireField.NAME]["value"],
+        language=checks[WireField.LANGUAGE]["value"],
+        metadata="metadata",
+    ).filter(passed.to_series())
+    return NormalizedContacts(
+        valid=valid.cast(VALID_SCHEMA),
+        errors=errors,
+        total=frame.height,
+        failed=errors["row_index"].n_unique(),
+    )
