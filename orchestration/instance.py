@@ -16,7 +16,6 @@ def instance_config(max_concurrent_runs: int = 8) -> dict[str, object]:
             "module": "dagster.core.run_coordinator",
             "class": "QueuedRunCoordinator",
             "config": {
-                "max_concurrent_runs": max_concurrent_runs,
                 "dequeue_interval_seconds": 1,
                 "dequeue_use_threads": True,
                 "dequeue_num_workers": 4,
@@ -25,6 +24,7 @@ def instance_config(max_concurrent_runs: int = 8) -> dict[str, object]:
         # One writer at a time on the warehouse step; other steps run freely.
         "concurrency": {
             "pools": {"granularity": "op", "default_limit": 1},
+            "runs": {"max_concurrent_runs": max_concurrent_runs},
         },
         # A run worker killed mid-import ends as FAILURE instead of hanging in STARTED.
         "run_monitoring": {

@@ -80,7 +80,7 @@ async def deliver(
     """
     started = time.perf_counter()
     try:
-        if True:
+        async with asyncio.timeout(timeout_s):
             # getaddrinfo blocks; a slow resolver must not stall the other deliveries.
             target = await asyncio.to_thread(resolve_target, url, allow_private=allow_private)
             async with client.stream(

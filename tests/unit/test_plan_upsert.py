@@ -1,0 +1,186 @@
+from typing import Any
+
+import orjson
+import polars as pl
+import pytest
+
+from transforms import contacts_frame, normalize_contacts, plan_upsert
+from transforms.schema import EXISTING_SCHEMA, PLAN_SCHEMA
+
+_NO_EXISTING = pl.DataFrame(schema=EXISTING_SCHEMA)
+
+
+def _valid(*contacts: dict[str, Any]) -> pl.DataFrame:
+    return normalize_contacts(contacts_frame(contacts)).valid
+
+
+def _existing(*rows: dict[str, Any]) -> pl.DataFrame:
+    return pl.DataFrame(list(rows), schema=EXISTING_SCHEMA)
+
+
+def test_duplicates_in_a_batch_collapse_and_count_once_as_created() -> None:
+    valid = _valid(
+        {"name": "Priya", "phoneNumber": "+91 98765 43210", "language": "hi-IN", "city": "Mumbai"},
+        {"name": "Ravi", "phoneNumber": "+44 20 7946 0958"},
+        {"name": "Priya S.", "phoneNumber": "+91-98765-43210", "tier": "gold", "city": "Pune"},
+        {"name": "Priya Sharma", "phoneNumber": "+919876543210"},
+    )
+    plan = plan_upsert(valid, _NO_EXISTING, "imp_1")
+    assert plan.rows.rows(named=True) == [
+        {
+            "phone_number": "+919876543210",
+            "name": "Priya Sharma",
+            "language": "hi-IN",
+            "metadata": '{"city":"Pune","tier":"gold"}',
+            "is_new": True,
+        },
+        {
+            "phone_number": "+442079460958",
+            "name": "Ravi",
+            "language": None,
+            "metadata": "{}",
+            "is_new": True,
+        },
+    ]
+    assert (plan.created, plan.updated) == (2, 2)
+
+
+def test_merge_with_existing_metadata_and_keep_existing_language() -> None:
+    existing = _existing(
+        {
+            "phone_number": "+919876543210",
+            "name": "Old name",
+            "language": "hi-IN",
+            "metadata": '{"city":"Delhi","profile":{"a":1,"b":2},"vip":true}',
+            "created_import_id": "imp_0",
+        }
+    )
+    valid = _valid(
+        {"name": "Priya", "phoneNumber": "+919876543210", "profile": {"a": 3}, "city": "Mumbai"}
+    )
+    plan = plan_upsert(valid, existing, "imp_1")
+    row = plan.rows.row(0, named=True)
+    assert row["name"] == "Priya"
+    assert row["language"] == "hi-IN"
+    assert row["metadata"] == '{"city":"Mumbai","profile":{"a":3},"vip":true}'
+    assert row["is_new"] is False
+    assert (plan.created, plan.updated) == (0, 1)
+
+
+def test_existing_metadata_is_kept_when_the_batch_has_none() -> None:
+    existing = _existing(
+        {
+            "phone_number": "+14155552671",
+            "name": "Old",
+            "language": None,
+            "metadata": '{"n":12345678901234567890123}',
+            "created_import_id": "imp_0",
+        }
+    )
+    plan = plan_upsert(
+        _valid({"name": "New", "phoneNumber": "+1 415 555 2671", "language": "EN-us"}),
+        existing,
+        "imp_1",
+    )
+    assert plan.rows.select("language", "metadata").row(0) == (
+        "en-US",
+        '{"n":12345678901234567890123}',
+    )
+
+
+def test_big_integers_survive_a_merge() -> None:
+    existing = _existing(
+        {
+            "phone_number": "+14155552671",
+            "name": "Old",
+            "language": None,
+            "metadata": '{"n":12345678901234567890123}',
+            "created_import_id": "imp_0",
+        }
+    )
+    valid = _valid({"name": "New", "phoneNumber": "+14155552671", "m": 2**80})
+    plan = plan_upsert(valid, existing, "imp_1")
+    assert plan.rows["metadata"][0] == '{"n":12345678901234567890123,"m":1208925819614629174706176}'
+
+
+def test_reprocessing_an_import_counts_the_same_as_its_first_run() -> None:
+    contacts = [
+        {"name": "A", "phoneNumber": "+919876543210", "k": 1},
+        {"name": "B", "phoneNumber": "+442079460958"},
+        {"name": "A2", "phoneNumber": "+91 98765 43210", "k": 2},
+    ]
+    earlier = _existing(
+        {
+            "phone_number": "+442079460958",
+            "name": "B0",
+            "language": "en-GB",
+            "metadata": "{}",
+            "created_import_id": "imp_0",
+        }
+    )
+    first = plan_upsert(_valid(*contacts), earlier, "imp_1")
+    # The warehouse after the first run: its rows, the new ones marked as created by imp_1.
+    after_first = first.rows.select(
+        "phone_number",
+        "name",
+        "language",
+        "metadata",
+        pl.when("is_new").then(pl.lit("imp_1")).otherwise(pl.lit("imp_0")).alias("created_import_id"),
+    )
+    again = plan_upsert(_valid(*contacts), after_first, "imp_1")
+    assert (first.created, first.updated) == (again.created, again.updated) == (1, 2)
+    assert again.rows.equals(first.rows)
+
+
+def test_another_import_sees_the_rows_as_existing() -> None:
+    existing = _existing(
+        {
+            "phone_number": "+919876543210",
+            "name": "A",
+            "language": None,
+            "metadata": "{}",
+            "created_import_id": "imp_1",
+        }
+    )
+    plan = plan_upsert(_valid({"name": "A", "phoneNumber": "+919876543210"}), existing, "imp_2")
+    assert (plan.created, plan.updated) == (0, 1)
+
+
+def test_rows_apply_in_row_index_order_whatever_the_frame_order() -> None:
+    valid = _valid(
+        {"name": "First", "phoneNumber": "+919876543210", "language": "hi", "k": "first"},
+        {"name": "Second", "phoneNumber": "+919876543210", "k": "second"},
+    )
+    plan = plan_upsert(valid.reverse(), _NO_EXISTING, "imp_1")
+    assert plan.rows.select("name", "language", "metadata").row(0) == (
+        "Second",
+        "hi",
+        '{"k":"second"}',
+    )
+
+
+def test_empty_batch_gives_an_empty_plan() -> None:
+    plan = plan_upsert(_valid(), _NO_EXISTING, "imp_1")
+    assert plan.rows.schema == PLAN_SCHEMA
+    assert (plan.rows.height, plan.created, plan.updated) == (0, 0, 0)
+
+
+def test_existing_with_two_rows_for_a_phone_is_refused() -> None:
+    row = {
+        "phone_number": "+919876543210",
+        "name": "A",
+        "language": None,
+        "metadata": "{}",
+        "created_import_id": "imp_0",
+    }
+    with pytest.raises(ValueError, match="more than one row"):
+        plan_upsert(_valid({"name": "A", "phoneNumber": "+919876543210"}), _existing(row, row), "i")
+
+
+def test_plan_metadata_is_valid_json_objects() -> None:
+    valid = _valid(
+        {"name": "A", "phoneNumber": "+919876543210", "x": [1, 2], "y": None},
+        {"name": "A", "phoneNumber": "+919876543210", "x": {"deep": [True]}},
+    )
+    plan = plan_upsert(valid, _NO_EXISTING, "imp_1")
+    assert orjson.loads(plan.rows["metadata"][0]) == {"x": {"deep": [True]}, "y": None}
