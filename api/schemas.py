@@ -69,3 +69,27 @@ class RowErrorList(msgspec.Struct, rename="camel"):
 class Health(msgspec.Struct):
     status: str
     checks: dict[str, str]
+
+
+class WebhookAttemptView(msgspec.Struct, rename="camel"):
+    attempt: int
+    attempted_at: datetime
+    outcome: str
+    status_code: int | None
+    error: str | None
+    duration_ms: float
+
+
+class WebhookEventView(msgspec.Struct, rename="camel"):
+    id: str
+    run_id: str
+    url: str
+    state: str
+    created_at: datetime
+    next_attempt_at: datetime | None
+    attempts: list[WebhookAttemptView]
+
+
+class WebhookDeliveryList(msgspec.Struct, rename="camel"):
+    import_id: str
+    data: list[WebhookEventView]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -125,6 +126,10 @@ class ImportService:
                 )
             )
         return summaries, total
+
+    def webhook_deliveries(self, org_id: str, import_id: str) -> list[dict[str, Any]]:
+        self._record(org_id, import_id)
+        return self._store.webhook_deliveries(import_id)
 
     def row_errors(self, org_id: str, import_id: str) -> pl.DataFrame:
         """All row errors of the import (empty until its normalization step has run)."""

@@ -69,6 +69,61 @@ imports = sa.Table(
 )
 
 
+webhook_events = sa.Table(
+    "webhook_events",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),  # the stable `webhook-id`
+    sa.Column("import_id", sa.String(40), nullable=False, index=True),
+    sa.Column("org_id", sa.String(64), nullable=False),
+    sa.Column("run_id", sa.String(64), nullable=False, unique=True),  # one event per ended run
+    sa.Column("url", sa.Text, nullable=False),
+    sa.Column("payload", sa.Text, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),  # pending | delivered | gone | blocked | exhausted
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("lease_until", sa.DateTime(timezone=True)),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("finished_at", sa.DateTime(timezone=True)),
+    sa.Index("ix_webhook_events_due", "state", "next_attempt_at"),
+)
+
+webhook_attempts = sa.Table(
+    "webhook_attempts",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("event_id", sa.ForeignKey("webhook_events.id"), nullable=False, index=True),
+    sa.Column("attempt", sa.Integer, nullable=False),
+    sa.Column("attempted_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("outcome", sa.String(16), nullable=False),
+    sa.Column("status_code", sa.Integer),
+    sa.Column("error", sa.Text),
+    sa.Column("duration_ms", sa.Float, nullable=False),
+    sa.Column("logged", sa.Boolean, nullable=False, default=False),
+)
+
+
+@dataclass(frozen=True)
+class WebhookEvent:
+    id: str
+    import_id: str
+    org_id: str
+    url: str
+    payload: str
+    attempts: int
+
+
+@dataclass(frozen=True)
+class WebhookAttempt:
+    event_id: str
+    import_id: str
+    attempt: int
+    attempted_at: datetime
+    outcome: str
+    status_code: int | None
+    error: str | None
+    duration_ms: float
+
+
 @dataclass(frozen=True)
 class CreatedKey:
     key_id: str
@@ -131,6 +186,21 @@ def _import_record(row: sa.Row[Any]) -> ImportRecord:
         request_hash=row.request_hash,
         submitted_at=_as_utc(row.submitted_at),
         run_id=row.run_id,
+    )
+
+
+def _attempt(row: sa.Row[Any]) -> WebhookAttempt:
+    attempted_at = _as_utc(row.attempted_at)
+    assert attempted_at is not None
+    return WebhookAttempt(
+        event_id=row.event_id,
+        import_id=row.import_id,
+        attempt=row.attempt,
+        attempted_at=attempted_at,
+        outcome=row.outcome,
+        status_code=row.status_code,
+        error=row.error,
+        duration_ms=row.duration_ms,
     )
 
 
@@ -390,3 +460,140 @@ class ControlStore:
         except sa.exc.SQLAlchemyError:
             return False
         return True
+
+    # Webhook events and their attempts
+
+    def enqueue_webhook(
+        self, *, event_id: str, import_id: str, org_id: str, run_id: str, url: str, payload: str
+    ) -> bool:
+        """Record an import.completed event once per run; False if it was already recorded."""
+        now = utcnow()
+        with self._begin() as conn:
+            exists = conn.scalar(
+                sa.select(webhook_events.c.id).where(webhook_events.c.run_id == run_id)
+            )
+            if exists is not None:
+                return False
+            conn.execute(
+                webhook_events.insert().values(
+                    id=event_id, import_id=import_id, org_id=org_id, run_id=run_id, url=url,
+                    payload=payload, state="pending", attempts=0, next_attempt_at=now,
+                    created_at=now,
+                )
+            )
+        return True
+
+    def claim_due_webhooks(self, lease: timedelta, limit: int) -> list[WebhookEvent]:
+        """Events due for an attempt, leased so no other tick attempts them meanwhile."""
+        now = utcnow()
+        free = sa.or_(webhook_events.c.lease_until.is_(None), webhook_events.c.lease_until < now)
+        claimed = []
+        with self._begin() as conn:
+            rows = conn.execute(
+                sa.select(webhook_events)
+                .where(webhook_events.c.state == "pending",
+                       webhook_events.c.next_attempt_at <= now, free)
+                .order_by(webhook_events.c.next_attempt_at)
+                .limit(limit)
+            ).all()
+            for row in rows:
+                taken = conn.execute(
+                    webhook_events.update()
+                    .where(webhook_events.c.id == row.id, free)
+                    .values(lease_until=now + lease)
+                )
+                if taken.rowcount:
+                    claimed.append(
+                        WebhookEvent(id=row.id, import_id=row.import_id, org_id=row.org_id,
+                                     url=row.url, payload=row.payload, attempts=row.attempts)
+                    )
+        return claimed
+
+    def record_webhook_attempt(
+        self,
+        event: WebhookEvent,
+        *,
+        attempted_at: datetime,
+        outcome: str,
+        status_code: int | None,
+        error: str | None,
+        duration_ms: float,
+        retry_in_s: float | None,
+        final_state: str | None,
+    ) -> None:
+        """Store the attempt; either schedule the next one or close the event."""
+        attempt = event.attempts + 1
+        with self._begin() as conn:
+            conn.execute(
+                webhook_attempts.insert().values(
+                    event_id=event.id, attempt=attempt, attempted_at=attempted_at,
+                    outcome=outcome, status_code=status_code, error=error,
+                    duration_ms=duration_ms, logged=False,
+                )
+            )
+            values: dict[str, Any] = {"attempts": attempt, "lease_until": None}
+            if final_state is not None:
+                values.update(state=final_state, finished_at=utcnow())
+            else:
+                values["next_attempt_at"] = utcnow() + timedelta(seconds=retry_in_s or 0)
+            conn.execute(
+                webhook_events.update().where(webhook_events.c.id == event.id).values(**values)
+            )
+
+    def take_unlogged_attempts(self) -> list[WebhookAttempt]:
+        """Attempts not yet written to a sensor tick's log (marked logged as they are taken)."""
+        joined = webhook_attempts.join(webhook_events)
+        with self._begin() as conn:
+            rows = conn.execute(
+                sa.select(webhook_attempts, webhook_events.c.import_id)
+                .select_from(joined)
+                .where(webhook_attempts.c.logged.is_(False))
+                .order_by(webhook_attempts.c.id)
+            ).all()
+            if rows:
+                conn.execute(
+                    webhook_attempts.update()
+                    .where(webhook_attempts.c.id.in_([row.id for row in rows]))
+                    .values(logged=True)
+                )
+        return [_attempt(row) for row in rows]
+
+    def webhook_deliveries(self, import_id: str) -> list[dict[str, Any]]:
+        """Every event of the import with its attempts, oldest first."""
+        with self._begin() as conn:
+            events = conn.execute(
+                sa.select(webhook_events)
+                .where(webhook_events.c.import_id == import_id)
+                .order_by(webhook_events.c.created_at)
+            ).all()
+            attempts = conn.execute(
+                sa.select(webhook_attempts, webhook_events.c.import_id)
+                .select_from(webhook_attempts.join(webhook_events))
+                .where(webhook_events.c.import_id == import_id)
+                .order_by(webhook_attempts.c.id)
+            ).all()
+        by_event: dict[str, list[dict[str, Any]]] = {}
+        for row in attempts:
+            by_event.setdefault(row.event_id, []).append(
+                {
+                    "attempt": row.attempt,
+                    "attemptedAt": _as_utc(row.attempted_at),
+                    "outcome": row.outcome,
+                    "statusCode": row.status_code,
+                    "error": row.error,
+                    "durationMs": row.duration_ms,
+                }
+            )
+        return [
+            {
+                "id": event.id,
+                "runId": event.run_id,
+                "url": event.url,
+                "state": event.state,
+                "createdAt": _as_utc(event.created_at),
+                "nextAttemptAt": _as_utc(event.next_attempt_at)
+                if event.state == "pending" else None,
+                "attempts": by_event.get(event.id, []),
+            }
+            for event in events
+        ]

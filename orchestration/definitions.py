@@ -7,6 +7,7 @@ from dagster import Definitions
 from orchestration.assets import landed_batch, normalized_contacts, warehouse_tables
 from orchestration.jobs import import_contacts
 from orchestration.resources import ImportFiles, Warehouse
+from orchestration.sensors import WebhookDelivery, import_webhooks
 from orchestration.settings import Settings
 
 
@@ -14,9 +15,16 @@ def build_definitions(settings: Settings) -> Definitions:
     return Definitions(
         assets=[landed_batch, normalized_contacts, warehouse_tables],
         jobs=[import_contacts],
+        sensors=[import_webhooks],
         resources={
             "import_files": ImportFiles(staging_dir=str(settings.staging_dir)),
             "warehouse": Warehouse(path=str(settings.warehouse_path)),
+            "webhook_delivery": WebhookDelivery(
+                control_store_url=settings.resolved_control_store_url,
+                allow_private=settings.webhook_allow_private,
+                timeout_seconds=settings.webhook_timeout_seconds,
+                concurrency=settings.webhook_concurrency,
+            ),
         },
     )
 

@@ -5,12 +5,20 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import anyio
+from msgspec import convert
 from litestar import Controller, Request, Response, get, post
 from litestar.params import Parameter
 from litestar.status_codes import HTTP_202_ACCEPTED
 
 from api.problems import Problem
-from api.schemas import ImportAccepted, ImportList, ImportStatusView, RowErrorList
+from api.schemas import (
+    ImportAccepted,
+    ImportList,
+    ImportStatusView,
+    RowErrorList,
+    WebhookDeliveryList,
+    WebhookEventView,
+)
 from api.services import ImportService
 
 Page = Annotated[int, Parameter(ge=1, le=1_000_000, description="Page number, from 1.")]
@@ -105,6 +113,18 @@ class ImportsController(Controller):
             )
         page_view: RowErrorList = import_service.row_error_page(org_id, import_id, page, limit)
         return Response(page_view)
+
+    @get(
+        "/{import_id:str}/webhook-deliveries",
+        operation_id="listWebhookDeliveries",
+        sync_to_thread=True,
+    )
+    def list_webhook_deliveries(
+        self, import_id: str, org_id: str, import_service: ImportService
+    ) -> WebhookDeliveryList:
+        """Every import.completed event of the import (one per run) and each delivery attempt."""
+        events = import_service.webhook_deliveries(org_id, import_id)
+        return WebhookDeliveryList(import_id=import_id, data=convert(events, list[WebhookEventView]))
 
     @post("/upload", operation_id="uploadImportFile", status_code=403)
     async def upload_import_file(self, org_id: str) -> None:

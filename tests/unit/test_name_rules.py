@@ -51,5 +51,7 @@ def test_bad_names_are_errors(raw: str, code: RowErrorCode) -> None:
 
 
 def test_too_long_message_gives_the_length() -> None:
-    result = normalize_contacts(contacts_frame([{"name": "x" * 300, "phoneNumber": "+14155552671"}]))
+    result = normalize_contacts(
+        contacts_frame([{"name": "x" * 300, "phoneNumber": "+14155552671"}])
+    )
     assert "300 characters" in result.errors["message"][0]

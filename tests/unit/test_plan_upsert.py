@@ -125,7 +125,10 @@ def test_reprocessing_an_import_counts_the_same_as_its_first_run() -> None:
         "name",
         "language",
         "metadata",
-        pl.when("is_new").then(pl.lit("imp_1")).otherwise(pl.lit("imp_0")).alias("created_import_id"),
+        pl.when("is_new")
+        .then(pl.lit("imp_1"))
+        .otherwise(pl.lit("imp_0"))
+        .alias("created_import_id"),
     )
     again = plan_upsert(_valid(*contacts), after_first, "imp_1")
     assert (first.created, first.updated) == (again.created, again.updated) == (1, 2)

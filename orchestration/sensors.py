@@ -1,0 +1,125 @@
+"""`import_webhooks`: one signed `import.completed` event per ended import run.
+
+It scans ended runs of the import job from a durable cursor (not a run-status sensor, which
+handles a few runs per tick and can skip on error), records one event per run in the control
+store (so a restarted daemon neither loses nor repeats one), hands due attempts to the
+background dispatcher, and logs the attempts that finished since the last tick.
+"""
+
+import json
+from concurrent.futures import wait
+from datetime import UTC, datetime, timedelta
+
+import orjson
+from dagster import (
+    ConfigurableResource,
+    DagsterRunStatus,
+    DefaultSensorStatus,
+    RunsFilter,
+    SensorEvaluationContext,
+    SensorResult,
+    sensor,
+)
+
+from orchestration import tags
+from orchestration.jobs import IMPORT_JOB
+from orchestration.status import import_outcome
+from orchestration.webhook_dispatch import DeliveryPolicy, control_store, dispatcher
+
+ENDED = [DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED]
+# Runs that ended just before the cursor are scanned again; the store keeps one event per run.
+CURSOR_OVERLAP = timedelta(seconds=5)
+SCAN_LIMIT = 500
+DISPATCH_LIMIT = 200
+LEASE = timedelta(seconds=60)  # longer than one attempt can take
+# Wait this long for quick receivers, so their results show in this tick's log.
+TICK_WAIT_S = 2.0
+
+
+class WebhookDelivery(ConfigurableResource):
+    """Where webhook events are kept and how they are delivered."""
+
+    control_store_url: str
+    allow_private: bool = False
+    timeout_seconds: float = 10.0
+    concurrency: int = 16
+
+    def policy(self) -> DeliveryPolicy:
+        return DeliveryPolicy(self.allow_private, self.timeout_seconds, self.concurrency)
+
+
+def completed_payload(import_id: str, outcome_fields: dict[str, object]) -> str:
+    return orjson.dumps({"event": "import.completed", "importId": import_id, **outcome_fields}).decode()
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@sensor(
+    name="import_webhooks",
+    minimum_interval_seconds=1,
+    default_status=DefaultSensorStatus.RUNNING,
+    description="Delivers the signed import.completed webhook of every import that ended "
+    "(COMPLETED, COMPLETED_WITH_ERRORS, FAILED, re-executions included), with retries.",
+)
+def import_webhooks(
+    context: SensorEvaluationContext, webhook_delivery: WebhookDelivery
+) -> SensorResult:
+    store = control_store(webhook_delivery.control_store_url)
+    cursor = json.loads(context.cursor) if context.cursor else {"updated_after": 0.0}
+    updated_after = datetime.fromtimestamp(cursor["updated_after"], UTC) - CURSOR_OVERLAP
+    records = context.instance.get_run_records(
+        filters=RunsFilter(job_name=IMPORT_JOB, statuses=ENDED, updated_after=updated_after),
+        order_by="update_timestamp",
+        ascending=True,
+        limit=SCAN_LIMIT,
+    )
+    for record in records:
+        run = record.dagster_run
+        import_id = run.tags.get(tags.IMPORT_ID)
+        accepted = store.get_import_by_id(import_id) if import_id else None
+        if accepted is None or accepted.webhook_url is None:
+            continue
+        outcome = import_outcome(run.status.value, run.tags, accepted.total)
+        ended_at = datetime.fromtimestamp(record.end_time, UTC) if record.end_time else None
+        payload = completed_payload(
+            accepted.id,
+            {
+                "status": outcome.status.value,
+                "total": outcome.total,
+                "created": outcome.created,
+                "updated": outcome.updated,
+                "failed": outcome.failed,
+                "errorCount": outcome.error_count,
+                "completedAt": _iso(ended_at) if ended_at else None,
+                "runId": run.run_id,
+            },
+        )
+        if store.enqueue_webhook(
+            event_id="msg_" + run.run_id.replace("-", ""),
+            import_id=accepted.id,
+            org_id=accepted.org_id,
+            run_id=run.run_id,
+            url=accepted.webhook_url,
+            payload=payload,
+        ):
+            context.log.info(f"{accepted.id}: import.completed ({outcome.status}) queued")
+    if records:
+        cursor["updated_after"] = max(r.update_timestamp for r in records).timestamp()
+
+    pool = dispatcher(webhook_delivery.control_store_url, webhook_delivery.policy())
+    futures = []
+    for event in store.claim_due_webhooks(LEASE, DISPATCH_LIMIT):
+        secret = store.webhook_secret(event.org_id)
+        if secret is not None:
+            futures.append(pool.dispatch(event, secret))
+    if futures:
+        wait(futures, timeout=TICK_WAIT_S)
+    for attempt in store.take_unlogged_attempts():
+        context.log.info(
+            f"{attempt.import_id}: webhook attempt {attempt.attempt} {attempt.outcome}"
+            f" (status {attempt.status_code}, {attempt.duration_ms:.0f} ms)"
+            + (f": {attempt.error}" if attempt.error else "")
+        )
+    return SensorResult(cursor=json.dumps(cursor))

@@ -1,0 +1,126 @@
+"""Start the stack exactly as `oliai up` does (a subprocess), on free loopback ports, for tests."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+OLIAI = str(Path(sys.executable).with_name("oliai"))
+TERMINAL = {"COMPLETED", "COMPLETED_WITH_ERRORS", "FAILED"}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Stack:
+    data_dir: Path
+    api_port: int
+    dagster_port: int
+    env: dict[str, str]
+    process: subprocess.Popen[str] | None = None
+    credentials: dict[str, str] = field(default_factory=dict)
+    output: list[str] = field(default_factory=list)
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}"
+
+    @property
+    def dagster_url(self) -> str:
+        return f"http://127.0.0.1:{self.dagster_port}"
+
+    @property
+    def api_key(self) -> str:
+        return self.credentials["apiKey"]
+
+    def client(self, api_key: str | None = None) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {api_key or self.api_key}"}
+        return httpx.Client(base_url=self.api_url, headers=headers, timeout=30.0)
+
+    def oliai(self, *args: str, input_text: str | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [OLIAI, *args, "--data-dir", str(self.data_dir)],
+            env=self.env, capture_output=True, text=True, timeout=120, input=input_text,
+            check=False,
+        )
+
+    def new_org_key(self, org: str) -> str:
+        result = self.oliai("keys", "create", "--org", org, "--json")
+        assert result.returncode == 0, result.stderr
+        return str(json.loads(result.stdout)["apiKey"])
+
+    def start(self, timeout_s: float = 180.0) -> None:
+        self.process = subprocess.Popen(
+            [OLIAI, "up", "--data-dir", str(self.data_dir), "--api-port", str(self.api_port),
+             "--dagster-port", str(self.dagster_port)],
+            env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )
+        assert self.process.stdout is not None
+        deadline = time.monotonic() + timeout_s
+        for line in self.process.stdout:
+            self.output.append(line)
+            if "OliAI is ready" in line:
+                break
+            if time.monotonic() > deadline:
+                break
+        if not any("OliAI is ready" in line for line in self.output):
+            self.stop()
+            raise RuntimeError("stack did not start:\n" + "".join(self.output) + self.logs())
+        self.credentials = json.loads((self.data_dir / "demo-credentials.json").read_text())
+
+    def logs(self) -> str:
+        log_dir = self.data_dir / "logs"
+        if not log_dir.exists():
+            return ""
+        return "".join(
+            f"\n== {path.name}\n" + path.read_text(errors="replace")[-4000:]
+            for path in sorted(log_dir.glob("*.log"))
+        )
+
+    def stop(self) -> int | None:
+        if self.process is None or self.process.poll() is not None:
+            return None if self.process is None else self.process.returncode
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            return self.process.wait()
+
+    def post_import(self, body: Mapping[str, Any], api_key: str | None = None,
+                    headers: Mapping[str, str] | None = None) -> httpx.Response:
+        with self.client(api_key) as client:
+            return client.post("/v1/imports/api/bulk", json=body, headers=dict(headers or {}))
+
+    def wait_for_terminal(self, import_id: str, api_key: str | None = None,
+                          timeout_s: float = 90.0) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout_s
+        with self.client(api_key) as client:
+            while time.monotonic() < deadline:
+                status: dict[str, Any] = client.get(f"/v1/imports/{import_id}/status").json()
+                if status.get("status") in TERMINAL:
+                    return status
+                time.sleep(0.25)
+        raise AssertionError(f"{import_id} not terminal after {timeout_s} s: {status}\n{self.logs()}")
+
+
+def make_stack(data_dir: Path, **env_overrides: str) -> Stack:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("OLIAI_")}
+    env.pop("DAGSTER_HOME", None)
+    env.update(env_overrides)
+    return Stack(data_dir=data_dir, api_port=free_port(), dagster_port=free_port(), env=env)
