@@ -29,9 +29,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     store = ControlStore.from_url(settings.resolved_control_store_url)
     gateway = DagsterGateway(settings.resolved_dagster_url, str(settings.dagster_home))
     submitter = RunSubmitter(store, gateway)
-    service = ImportService(
-        store, gateway, submitter, settings.landing_dir, settings.staging_dir
-    )
+    service = ImportService(store, gateway, submitter, settings.landing_dir, settings.staging_dir)
 
     @asynccontextmanager
     async def lifespan(_app: Litestar) -> AsyncIterator[None]:
@@ -80,7 +78,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
             components=Components(
                 security_schemes={
                     "bearer": SecurityScheme(type="http", scheme="bearer"),
-                    "apiKey": SecurityScheme(type="apiKey", name="X-API-Key", security_scheme_in="header"),
+                    "apiKey": SecurityScheme(
+                        type="apiKey", name="X-API-Key", security_scheme_in="header"
+                    ),
                 }
             ),
         ),

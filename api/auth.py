@@ -10,7 +10,7 @@ from orchestration.control_store import ControlStore
 MAX_KEY_LENGTH = 256
 
 
-def _presented_key(request: Request) -> str | None:  # type: ignore[type-arg]
+def _presented_key(request: Request) -> str | None:
     authorization = request.headers.get("authorization")
     if authorization:
         scheme, _, credentials = authorization.partition(" ")
@@ -30,7 +30,7 @@ def unauthorized(detail: str) -> Problem:
     )
 
 
-def authenticate(request: Request, store: ControlStore) -> str:  # type: ignore[type-arg]
+def authenticate(request: Request, store: ControlStore) -> str:
     """The organization the request acts for; 401 unless the key is known and not revoked."""
     key = _presented_key(request)
     if not key:

@@ -48,14 +48,22 @@ def _from_http_exception(exc: HTTPException) -> ProblemDetailsException:
     if isinstance(exc, ValidationException) and isinstance(exc.extra, list):
         extra = {
             "errors": [
-                {"pointer": f"#{item.get('source', 'query')}/{item.get('key', '')}",
-                 "detail": item.get("message", "")}
+                {
+                    "pointer": f"#{item.get('source', 'query')}/{item.get('key', '')}",
+                    "detail": item.get("message", ""),
+                }
                 for item in exc.extra
                 if isinstance(item, dict)
             ]
         }
-    slug = {400: "bad-request", 404: "not-found", 405: "method-not-allowed",
-            413: "payload-too-large", 415: "unsupported-media-type", 429: "rate-limited"}
+    slug = {
+        400: "bad-request",
+        404: "not-found",
+        405: "method-not-allowed",
+        413: "payload-too-large",
+        415: "unsupported-media-type",
+        429: "rate-limited",
+    }
     return ProblemDetailsException(
         status_code=exc.status_code,
         type_=PROBLEM_BASE + slug.get(exc.status_code, "http-error"),

@@ -13,9 +13,7 @@ MAX_CONTACTS = 10_000
 class BulkImportRequest(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
     """Up to 10,000 contacts; each needs `name` and `phoneNumber`, other keys become metadata."""
 
-    contacts: Annotated[
-        list[dict[str, Any]], msgspec.Meta(min_length=1, max_length=MAX_CONTACTS)
-    ]
+    contacts: Annotated[list[dict[str, Any]], msgspec.Meta(min_length=1, max_length=MAX_CONTACTS)]
     audience_id: Annotated[str, msgspec.Meta(min_length=1, max_length=255)] | None = None
     webhook_url: Annotated[str, msgspec.Meta(min_length=1, max_length=2048)] | None = None
 

@@ -137,8 +137,13 @@ class ImportService:
         path = staging.row_errors_path(self._staging_dir, import_id)
         if not path.exists():
             return pl.DataFrame(
-                schema={"row_index": pl.Int64, "field": pl.Utf8, "code": pl.Utf8,
-                        "message": pl.Utf8, "value": pl.Utf8}
+                schema={
+                    "row_index": pl.Int64,
+                    "field": pl.Utf8,
+                    "code": pl.Utf8,
+                    "message": pl.Utf8,
+                    "value": pl.Utf8,
+                }
             )
         return pl.read_parquet(path)
 

@@ -4,7 +4,6 @@ One run per import: every materialization carries the import id and its counts a
 the asset catalogue doubles as an import log.
 """
 
-
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -66,8 +65,12 @@ def normalized_contacts(
             description=f"Cannot read the landed request of {config.import_id} at {path}: {exc}"
         ) from exc
     normalized = normalize_contacts(contacts_frame(contacts))
-    staging.write_frame(normalized.valid, staging.valid_contacts_path(import_files.root, config.import_id))
-    staging.write_frame(normalized.errors, staging.row_errors_path(import_files.root, config.import_id))
+    staging.write_frame(
+        normalized.valid, staging.valid_contacts_path(import_files.root, config.import_id)
+    )
+    staging.write_frame(
+        normalized.errors, staging.row_errors_path(import_files.root, config.import_id)
+    )
     context.log.info(
         f"{config.import_id}: {normalized.total} rows, {normalized.failed} failed, "
         f"{normalized.errors.height} row errors"
@@ -130,6 +133,8 @@ def warehouse_tables(
     with warehouse.connect() as con:
         counts = apply_import(con, batch, datetime.now(UTC))
     context.instance.add_run_tags(context.run_id, tags.count_tags(counts.as_dict()))
-    shared = {"import_id": config.import_id, "org_id": config.org_id, **counts.as_dict()}
     for name in WAREHOUSE_TABLES:
-        yield MaterializeResult(asset_key=name, metadata=dict(shared))
+        yield MaterializeResult(
+            asset_key=name,
+            metadata={"import_id": config.import_id, "org_id": config.org_id, **counts.as_dict()},
+        )

@@ -8,10 +8,13 @@ from typing import Annotated, Any
 
 import typer
 
+from orchestration.control_store import ControlStore
 from orchestration.settings import Settings
 
-app = typer.Typer(help="OliAI contacts imports: the stack, keys, webhooks and the warehouse.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="OliAI contacts imports: the stack, keys, webhooks and the warehouse.",
+    no_args_is_help=True,
+)
 keys_app = typer.Typer(help="API keys (shown once; only a hash is stored).", no_args_is_help=True)
 webhooks_app = typer.Typer(help="Webhook signing secrets.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
@@ -32,9 +35,7 @@ def _settings(data_dir: Path | None, **overrides: Any) -> Settings:
     return Settings(**given)
 
 
-def _store(settings: Settings):  # type: ignore[no-untyped-def]
-    from orchestration.control_store import ControlStore
-
+def _store(settings: Settings) -> ControlStore:
     settings.resolved_data_dir.mkdir(parents=True, exist_ok=True)
     return ControlStore.from_url(settings.resolved_control_store_url)
 
@@ -71,7 +72,9 @@ def keys_list(
         return
     for key in keys:
         state = f"revoked {key['revokedAt']:%Y-%m-%d}" if key["revokedAt"] else "active"
-        typer.echo(f"{key['keyId']}  {key['hint']:<14}  created {key['createdAt']:%Y-%m-%d}  {state}")
+        typer.echo(
+            f"{key['keyId']}  {key['hint']:<14}  created {key['createdAt']:%Y-%m-%d}  {state}"
+        )
 
 
 @keys_app.command("revoke")
@@ -118,7 +121,9 @@ def sql(
         typer.echo(str(exc), err=True)
         raise typer.Exit(2) from None
     except FileNotFoundError:
-        typer.echo(f"No warehouse yet at {settings.warehouse_path}: import something first.", err=True)
+        typer.echo(
+            f"No warehouse yet at {settings.warehouse_path}: import something first.", err=True
+        )
         raise typer.Exit(1) from None
     if as_json:
         typer.echo(json.dumps(frame.to_dicts(), default=str))
@@ -137,9 +142,22 @@ def up(
         int | None, typer.Option("--dagster-port", help="[default 3000]")
     ] = None,
     host: Annotated[str | None, typer.Option("--host", help="[default 127.0.0.1]")] = None,
+    webhook_allow_private: Annotated[
+        bool,
+        typer.Option(
+            help="Deliver webhooks to loopback/private addresses (handy locally; off in "
+            "production).",
+        ),
+    ] = True,
 ) -> None:
     """Start Dagster (webserver + daemon) and the API; Ctrl-C stops everything."""
     from orchestration.stack import run_stack
 
-    settings = _settings(data_dir, api_port=api_port, dagster_port=dagster_port, host=host)
+    settings = _settings(
+        data_dir,
+        api_port=api_port,
+        dagster_port=dagster_port,
+        host=host,
+        webhook_allow_private=webhook_allow_private,
+    )
     raise typer.Exit(run_stack(settings))

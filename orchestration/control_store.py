@@ -78,7 +78,9 @@ webhook_events = sa.Table(
     sa.Column("run_id", sa.String(64), nullable=False, unique=True),  # one event per ended run
     sa.Column("url", sa.Text, nullable=False),
     sa.Column("payload", sa.Text, nullable=False),
-    sa.Column("state", sa.String(16), nullable=False),  # pending | delivered | gone | blocked | exhausted
+    sa.Column(
+        "state", sa.String(16), nullable=False
+    ),  # pending | delivered | gone | blocked | exhausted
     sa.Column("attempts", sa.Integer, nullable=False, default=0),
     sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("lease_until", sa.DateTime(timezone=True)),
@@ -288,7 +290,9 @@ class ControlStore:
     def list_api_keys(self, org_id: str) -> list[dict[str, Any]]:
         with self._begin() as conn:
             rows = conn.execute(
-                sa.select(api_keys).where(api_keys.c.org_id == org_id).order_by(api_keys.c.created_at)
+                sa.select(api_keys)
+                .where(api_keys.c.org_id == org_id)
+                .order_by(api_keys.c.created_at)
             ).all()
         return [
             {
@@ -387,9 +391,7 @@ class ControlStore:
 
     def mark_accepted(self, import_id: str) -> None:
         with self._begin() as conn:
-            conn.execute(
-                imports.update().where(imports.c.id == import_id).values(state="accepted")
-            )
+            conn.execute(imports.update().where(imports.c.id == import_id).values(state="accepted"))
 
     def discard_import(self, import_id: str) -> None:
         """Undo a reservation whose request could not be accepted."""
@@ -412,7 +414,9 @@ class ControlStore:
             row = conn.execute(sa.select(imports).where(imports.c.id == import_id)).first()
         return None if row is None else _import_record(row)
 
-    def list_imports(self, org_id: str, *, offset: int, limit: int) -> tuple[list[ImportRecord], int]:
+    def list_imports(
+        self, org_id: str, *, offset: int, limit: int
+    ) -> tuple[list[ImportRecord], int]:
         accepted = sa.and_(imports.c.org_id == org_id, imports.c.state == "accepted")
         with self._begin() as conn:
             total = conn.scalar(sa.select(sa.func.count()).select_from(imports).where(accepted))
@@ -476,8 +480,15 @@ class ControlStore:
                 return False
             conn.execute(
                 webhook_events.insert().values(
-                    id=event_id, import_id=import_id, org_id=org_id, run_id=run_id, url=url,
-                    payload=payload, state="pending", attempts=0, next_attempt_at=now,
+                    id=event_id,
+                    import_id=import_id,
+                    org_id=org_id,
+                    run_id=run_id,
+                    url=url,
+                    payload=payload,
+                    state="pending",
+                    attempts=0,
+                    next_attempt_at=now,
                     created_at=now,
                 )
             )
@@ -491,8 +502,11 @@ class ControlStore:
         with self._begin() as conn:
             rows = conn.execute(
                 sa.select(webhook_events)
-                .where(webhook_events.c.state == "pending",
-                       webhook_events.c.next_attempt_at <= now, free)
+                .where(
+                    webhook_events.c.state == "pending",
+                    webhook_events.c.next_attempt_at <= now,
+                    free,
+                )
                 .order_by(webhook_events.c.next_attempt_at)
                 .limit(limit)
             ).all()
@@ -504,8 +518,14 @@ class ControlStore:
                 )
                 if taken.rowcount:
                     claimed.append(
-                        WebhookEvent(id=row.id, import_id=row.import_id, org_id=row.org_id,
-                                     url=row.url, payload=row.payload, attempts=row.attempts)
+                        WebhookEvent(
+                            id=row.id,
+                            import_id=row.import_id,
+                            org_id=row.org_id,
+                            url=row.url,
+                            payload=row.payload,
+                            attempts=row.attempts,
+                        )
                     )
         return claimed
 
@@ -526,9 +546,14 @@ class ControlStore:
         with self._begin() as conn:
             conn.execute(
                 webhook_attempts.insert().values(
-                    event_id=event.id, attempt=attempt, attempted_at=attempted_at,
-                    outcome=outcome, status_code=status_code, error=error,
-                    duration_ms=duration_ms, logged=False,
+                    event_id=event.id,
+                    attempt=attempt,
+                    attempted_at=attempted_at,
+                    outcome=outcome,
+                    status_code=status_code,
+                    error=error,
+                    duration_ms=duration_ms,
+                    logged=False,
                 )
             )
             values: dict[str, Any] = {"attempts": attempt, "lease_until": None}
@@ -592,7 +617,8 @@ class ControlStore:
                 "state": event.state,
                 "createdAt": _as_utc(event.created_at),
                 "nextAttemptAt": _as_utc(event.next_attempt_at)
-                if event.state == "pending" else None,
+                if event.state == "pending"
+                else None,
                 "attempts": by_event.get(event.id, []),
             }
             for event in events

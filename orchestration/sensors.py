@@ -49,7 +49,9 @@ class WebhookDelivery(ConfigurableResource):
 
 
 def completed_payload(import_id: str, outcome_fields: dict[str, object]) -> str:
-    return orjson.dumps({"event": "import.completed", "importId": import_id, **outcome_fields}).decode()
+    return orjson.dumps(
+        {"event": "import.completed", "importId": import_id, **outcome_fields}
+    ).decode()
 
 
 def _iso(moment: datetime) -> str:

@@ -6,6 +6,7 @@ stopped by PID on exit: nothing is left behind (see DESIGN's note on `dagster de
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -30,10 +31,20 @@ STOP_TIMEOUT_S = 15.0
 
 SEED_EXAMPLE = {
     "contacts": [
-        {"name": "Priya Sharma", "phoneNumber": "+919876543210", "language": "hi-IN",
-         "city": "Mumbai", "tier": "premium"},
-        {"name": "Ravi Kumar", "phoneNumber": "+919123456789", "language": "en-IN",
-         "city": "Delhi", "tier": "standard"},
+        {
+            "name": "Priya Sharma",
+            "phoneNumber": "+919876543210",
+            "language": "hi-IN",
+            "city": "Mumbai",
+            "tier": "premium",
+        },
+        {
+            "name": "Ravi Kumar",
+            "phoneNumber": "+919123456789",
+            "language": "en-IN",
+            "city": "Delhi",
+            "tier": "standard",
+        },
     ],
     "audienceId": "aud_abc123",
 }
@@ -58,10 +69,8 @@ class Child:
 
 
 def _signal_group(pgid: int, sig: signal.Signals) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def child_environment(settings: Settings) -> dict[str, str]:
@@ -88,18 +97,40 @@ def start_children(settings: Settings, log_dir: Path) -> list[Child]:
     env = child_environment(settings)
     host = settings.host
     commands = {
-        "dagster-webserver": [_bin("dagster-webserver"), "-w", str(WORKSPACE), "-h", host,
-                              "-p", str(settings.dagster_port)],
+        "dagster-webserver": [
+            _bin("dagster-webserver"),
+            "-w",
+            str(WORKSPACE),
+            "-h",
+            host,
+            "-p",
+            str(settings.dagster_port),
+        ],
         "dagster-daemon": [_bin("dagster-daemon"), "run", "-w", str(WORKSPACE)],
-        "api": [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory",
-                "--host", host, "--port", str(settings.api_port), "--log-level", "warning"],
+        "api": [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "api.app:create_app",
+            "--factory",
+            "--host",
+            host,
+            "--port",
+            str(settings.api_port),
+            "--log-level",
+            "warning",
+        ],
     }
     log_dir.mkdir(parents=True, exist_ok=True)
     children = []
     for name, command in commands.items():
         with open(log_dir / f"{name}.log", "ab") as log:
             process = subprocess.Popen(
-                command, env=env, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT,
+                command,
+                env=env,
+                cwd=REPO_ROOT,
+                stdout=log,
+                stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
         children.append(Child(name, process))
@@ -174,20 +205,26 @@ def demo_credentials(settings: Settings, store: ControlStore) -> dict[str, str]:
 def _banner(settings: Settings, credentials: dict[str, str]) -> str:
     api_url = f"http://{settings.host}:{settings.api_port}"
     body = json.dumps(SEED_EXAMPLE)
+    private_note = (
+        "Webhooks to loopback/private addresses are ALLOWED (local use; --no-webhook-allow-private"
+        " to refuse them)."
+        if settings.webhook_allow_private
+        else "Webhooks to loopback/private addresses are refused."
+    )
     return f"""
 OliAI is ready.
   API            {api_url}   (docs: {api_url}/schema)
   Dagster UI     {settings.resolved_dagster_url}
   Data dir       {settings.resolved_data_dir}   (logs in logs/)
 
-Demo organization {credentials['orgId']!r}
-  API key        {credentials['apiKey']}
-  Webhook secret {credentials['webhookSecret']}
-  Webhooks to private/loopback addresses are allowed in this local stack.
+Demo organization {credentials["orgId"]!r}
+  API key        {credentials["apiKey"]}
+  Webhook secret {credentials["webhookSecret"]}
+  {private_note}
 
 Try it:
   curl -s -X POST {api_url}/v1/imports/api/bulk \\
-    -H 'Authorization: Bearer {credentials['apiKey']}' \\
+    -H 'Authorization: Bearer {credentials["apiKey"]}' \\
     -H 'Content-Type: application/json' \\
     -d '{body}'
 
@@ -196,8 +233,6 @@ Ctrl-C stops everything.
 
 
 def run_stack(settings: Settings) -> int:
-    # The local stack delivers webhooks to localhost receivers; production leaves this off.
-    settings = settings.model_copy(update={"webhook_allow_private": True})
     data_dir = settings.resolved_data_dir
     data_dir.mkdir(parents=True, exist_ok=True)
     write_instance_config(settings.dagster_home)
@@ -225,8 +260,12 @@ def run_stack(settings: Settings) -> int:
         while not stopping:
             dead = next((c for c in children if c.process.poll() is not None), None)
             if dead is not None:
-                print(f"{dead.name} exited with code {dead.process.returncode}; stopping the rest. "
-                      f"See {data_dir / 'logs' / (dead.name + '.log')}.", file=sys.stderr, flush=True)
+                print(
+                    f"{dead.name} exited with code {dead.process.returncode}; stopping the rest. "
+                    f"See {data_dir / 'logs' / (dead.name + '.log')}.",
+                    file=sys.stderr,
+                    flush=True,
+                )
                 exit_code = 1
                 break
             time.sleep(0.5)

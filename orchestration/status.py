@@ -64,7 +64,9 @@ class ImportOutcome:
     error_count: int
 
 
-def import_outcome(run_status: str | None, run_tags: Mapping[str, str], total: int) -> ImportOutcome:
+def import_outcome(
+    run_status: str | None, run_tags: Mapping[str, str], total: int
+) -> ImportOutcome:
     """Status and counts of an import from its newest run (None: not submitted yet)."""
     counts = counts_from_tags(run_tags)
     status = import_status(run_status, total, counts["failed"] if counts else 0)

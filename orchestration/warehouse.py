@@ -137,9 +137,7 @@ def open_warehouse(path: Path, wait_s: float = 120.0) -> Iterator[duckdb.DuckDBP
         con.close()
 
 
-def apply_import(
-    con: duckdb.DuckDBPyConnection, batch: ImportBatch, now: datetime
-) -> ImportCounts:
+def apply_import(con: duckdb.DuckDBPyConnection, batch: ImportBatch, now: datetime) -> ImportCounts:
     """Upsert the batch's contacts, audience memberships, errors and import row atomically.
 
     Re-applying the same import gives the same rows and the same counts.

@@ -55,7 +55,11 @@ class Stack:
     def oliai(self, *args: str, input_text: str | None = None) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [OLIAI, *args, "--data-dir", str(self.data_dir)],
-            env=self.env, capture_output=True, text=True, timeout=120, input=input_text,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            input=input_text,
             check=False,
         )
 
@@ -66,9 +70,20 @@ class Stack:
 
     def start(self, timeout_s: float = 180.0) -> None:
         self.process = subprocess.Popen(
-            [OLIAI, "up", "--data-dir", str(self.data_dir), "--api-port", str(self.api_port),
-             "--dagster-port", str(self.dagster_port)],
-            env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            [
+                OLIAI,
+                "up",
+                "--data-dir",
+                str(self.data_dir),
+                "--api-port",
+                str(self.api_port),
+                "--dagster-port",
+                str(self.dagster_port),
+            ],
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
         )
         assert self.process.stdout is not None
         deadline = time.monotonic() + timeout_s
@@ -102,13 +117,18 @@ class Stack:
             self.process.kill()
             return self.process.wait()
 
-    def post_import(self, body: Mapping[str, Any], api_key: str | None = None,
-                    headers: Mapping[str, str] | None = None) -> httpx.Response:
+    def post_import(
+        self,
+        body: Mapping[str, Any],
+        api_key: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> httpx.Response:
         with self.client(api_key) as client:
             return client.post("/v1/imports/api/bulk", json=body, headers=dict(headers or {}))
 
-    def wait_for_terminal(self, import_id: str, api_key: str | None = None,
-                          timeout_s: float = 90.0) -> dict[str, Any]:
+    def wait_for_terminal(
+        self, import_id: str, api_key: str | None = None, timeout_s: float = 90.0
+    ) -> dict[str, Any]:
         deadline = time.monotonic() + timeout_s
         with self.client(api_key) as client:
             while time.monotonic() < deadline:
@@ -116,7 +136,9 @@ class Stack:
                 if status.get("status") in TERMINAL:
                     return status
                 time.sleep(0.25)
-        raise AssertionError(f"{import_id} not terminal after {timeout_s} s: {status}\n{self.logs()}")
+        raise AssertionError(
+            f"{import_id} not terminal after {timeout_s} s: {status}\n{self.logs()}"
+        )
 
 
 def make_stack(data_dir: Path, **env_overrides: str) -> Stack:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import anyio
-from msgspec import convert
 from litestar import Controller, Request, Response, get, post
 from litestar.params import Parameter
 from litestar.status_codes import HTTP_202_ACCEPTED
+from msgspec import convert
 
 from api.problems import Problem
 from api.schemas import (
@@ -94,9 +94,7 @@ class ImportsController(Controller):
         import_service: ImportService,
         page: Page = 1,
         limit: Limit = 100,
-        format: Annotated[  # noqa: A002 (the query parameter's public name)
-            str | None, Parameter(pattern="^(json|csv)$", required=False)
-        ] = None,
+        format: Annotated[str | None, Parameter(pattern="^(json|csv)$", required=False)] = None,
     ) -> Response[Any]:
         """The import's row errors, paged; `?format=csv` or `Accept: text/csv` downloads all."""
         wants_csv = format == "csv" or (
@@ -107,9 +105,7 @@ class ImportsController(Controller):
             return Response(
                 errors.write_csv(),
                 media_type="text/csv; charset=utf-8",
-                headers={
-                    "Content-Disposition": f'attachment; filename="{import_id}-errors.csv"'
-                },
+                headers={"Content-Disposition": f'attachment; filename="{import_id}-errors.csv"'},
             )
         page_view: RowErrorList = import_service.row_error_page(org_id, import_id, page, limit)
         return Response(page_view)
@@ -124,7 +120,9 @@ class ImportsController(Controller):
     ) -> WebhookDeliveryList:
         """Every import.completed event of the import (one per run) and each delivery attempt."""
         events = import_service.webhook_deliveries(org_id, import_id)
-        return WebhookDeliveryList(import_id=import_id, data=convert(events, list[WebhookEventView]))
+        return WebhookDeliveryList(
+            import_id=import_id, data=convert(events, list[WebhookEventView])
+        )
 
     @post("/upload", operation_id="uploadImportFile", status_code=403)
     async def upload_import_file(self, org_id: str) -> None:

@@ -1,6 +1,6 @@
+import json
 from typing import Any
 
-import orjson
 import pytest
 
 from transforms import contacts_frame
@@ -48,10 +48,9 @@ def test_metadata_keeps_every_other_key_unchanged_and_in_order() -> None:
         "flag": False,
     }
     frame = contacts_frame([{"name": "Priya", **extra, "phoneNumber": "+919876543210"}])
-    text = frame["metadata"][0]
-    assert orjson.loads(text) == {**extra, "score": pytest.approx(2**70)}
-    assert list(orjson.loads(text)) == list(extra)
-    assert '"score":1180591620717411303424' in text
+    metadata = json.loads(frame["metadata"][0])
+    assert metadata == extra
+    assert list(metadata) == list(extra)
 
 
 def test_row_index_is_the_array_position() -> None:

@@ -104,7 +104,7 @@ def test_big_integers_survive_a_merge() -> None:
 
 
 def test_reprocessing_an_import_counts_the_same_as_its_first_run() -> None:
-    contacts = [
+    contacts: list[dict[str, Any]] = [
         {"name": "A", "phoneNumber": "+919876543210", "k": 1},
         {"name": "B", "phoneNumber": "+442079460958"},
         {"name": "A2", "phoneNumber": "+91 98765 43210", "k": 2},

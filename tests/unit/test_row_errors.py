@@ -5,7 +5,7 @@ import pytest
 from transforms import RowErrorCode, contacts_frame, normalize_contacts
 from transforms.schema import ERRORS_SCHEMA, VALID_SCHEMA
 
-_GOOD = {"name": "Priya", "phoneNumber": "+919876543210", "language": "hi-IN"}
+_GOOD: dict[str, Any] = {"name": "Priya", "phoneNumber": "+919876543210", "language": "hi-IN"}
 
 
 @pytest.mark.parametrize(
@@ -36,7 +36,7 @@ def test_wrong_json_types_are_invalid_type(field: str, value: Any, kind: str, sh
 @pytest.mark.parametrize("field", ["name", "phoneNumber"])
 @pytest.mark.parametrize("present_as_null", [True, False])
 def test_required_fields_missing_or_null(field: str, present_as_null: bool) -> None:
-    contact = {key: value for key, value in _GOOD.items() if key != field}
+    contact: dict[str, Any] = {key: value for key, value in _GOOD.items() if key != field}
     if present_as_null:
         contact[field] = None
     result = normalize_contacts(contacts_frame([contact]))
@@ -46,7 +46,7 @@ def test_required_fields_missing_or_null(field: str, present_as_null: bool) -> N
 
 
 def test_a_row_carries_all_its_errors_in_field_order() -> None:
-    contacts = [
+    contacts: list[dict[str, Any]] = [
         _GOOD,
         {"language": "en_US", "phoneNumber": "12345", "name": " "},
         {"phoneNumber": 42},
@@ -84,7 +84,11 @@ def test_a_value_of_exactly_200_characters_is_kept_whole() -> None:
 
 
 def test_valid_rows_carry_normalized_values_and_metadata() -> None:
-    contact = {"name": " Priya  Sharma", "phoneNumber": "+91 98765 43210", "language": "HI-in"}
+    contact: dict[str, Any] = {
+        "name": " Priya  Sharma",
+        "phoneNumber": "+91 98765 43210",
+        "language": "HI-in",
+    }
     contact |= {"city": "Mumbai", "tags": ["a", {"b": 1}]}
     result = normalize_contacts(contacts_frame([contact]))
     assert result.valid.rows(named=True) == [
