@@ -48,10 +48,7 @@ def _from_http_exception(exc: HTTPException) -> ProblemDetailsException:
     if isinstance(exc, ValidationException) and isinstance(exc.extra, list):
         extra = {
             "errors": [
-                {
-                    "pointer": f"#{item.get('source', 'query')}/{item.get('key', '')}",
-                    "detail": item.get("message", ""),
-                }
+                {"parameter": str(item.get("key", "")), "detail": str(item.get("message", ""))}
                 for item in exc.extra
                 if isinstance(item, dict)
             ]

@@ -91,3 +91,21 @@ class WebhookEventView(msgspec.Struct, rename="camel"):
 class WebhookDeliveryList(msgspec.Struct, rename="camel"):
     import_id: str
     data: list[WebhookEventView]
+
+
+class FieldProblem(msgspec.Struct, omit_defaults=True):
+    """One field's problem: a JSON pointer into the body, or a query/header parameter name."""
+
+    detail: str
+    pointer: str | None = None
+    parameter: str | None = None
+
+
+class ProblemDocument(msgspec.Struct, omit_defaults=True):
+    """RFC 9457 problem details, served as `application/problem+json`."""
+
+    status: int
+    title: str
+    type: str = "about:blank"
+    detail: str | None = None
+    errors: list[FieldProblem] | None = None

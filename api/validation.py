@@ -24,9 +24,10 @@ def _field_problem(message: str) -> Problem:
     match = _LOCATION.match(message)
     assert match is not None  # the pattern matches any string
     detail, path = match["message"], match["path"] or ""
-    missing = re.match(r"Object missing required field `(.+)`", detail)
-    if missing:
-        path = f"{path}.{missing[1]}"
+    # msgspec locates these at the enclosing object; point at the field itself.
+    field = re.match(r"Object (?:missing required|contains unknown) field `(.+)`", detail)
+    if field:
+        path = f"{path}.{field[1]}"
     return Problem(
         422,
         "invalid-request",

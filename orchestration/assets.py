@@ -60,7 +60,7 @@ def normalized_contacts(
     path = Path(config.landing_path)
     try:
         contacts = read_landed_contacts(path)
-    except (OSError, ValueError, KeyError) as exc:
+    except (OSError, ValueError, KeyError, TypeError) as exc:
         raise Failure(
             description=f"Cannot read the landed request of {config.import_id} at {path}: {exc}"
         ) from exc
@@ -123,7 +123,7 @@ def warehouse_tables(
     batch = ImportBatch(
         import_id=config.import_id,
         org_id=config.org_id,
-        run_id=context.run_id,
+        run_id=context.run.run_id,
         audience_id=config.audience_id,
         valid=valid,
         errors=errors,
@@ -132,7 +132,7 @@ def warehouse_tables(
     )
     with warehouse.connect() as con:
         counts = apply_import(con, batch, datetime.now(UTC))
-    context.instance.add_run_tags(context.run_id, tags.count_tags(counts.as_dict()))
+    context.instance.add_run_tags(context.run.run_id, tags.count_tags(counts.as_dict()))
     for name in WAREHOUSE_TABLES:
         yield MaterializeResult(
             asset_key=name,

@@ -20,6 +20,7 @@ from pathlib import Path
 import httpx
 
 from orchestration.control_store import ControlStore
+from orchestration.examples import SEED_EXAMPLE
 from orchestration.instance import write_instance_config
 from orchestration.settings import Settings
 
@@ -28,26 +29,6 @@ WORKSPACE = REPO_ROOT / "workspace.yaml"
 DEMO_ORG = "demo"
 START_TIMEOUT_S = 120.0
 STOP_TIMEOUT_S = 15.0
-
-SEED_EXAMPLE = {
-    "contacts": [
-        {
-            "name": "Priya Sharma",
-            "phoneNumber": "+919876543210",
-            "language": "hi-IN",
-            "city": "Mumbai",
-            "tier": "premium",
-        },
-        {
-            "name": "Ravi Kumar",
-            "phoneNumber": "+919123456789",
-            "language": "en-IN",
-            "city": "Delhi",
-            "tier": "standard",
-        },
-    ],
-    "audienceId": "aud_abc123",
-}
 
 
 @dataclass
@@ -204,7 +185,7 @@ def demo_credentials(settings: Settings, store: ControlStore) -> dict[str, str]:
 
 def _banner(settings: Settings, credentials: dict[str, str]) -> str:
     api_url = f"http://{settings.host}:{settings.api_port}"
-    body = json.dumps(SEED_EXAMPLE)
+    body = json.dumps({key: value for key, value in SEED_EXAMPLE.items() if key != "webhookUrl"})
     private_note = (
         "Webhooks to loopback/private addresses are ALLOWED (local use; --no-webhook-allow-private"
         " to refuse them)."

@@ -105,7 +105,8 @@ class ImportBatch:
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     for statement in SCHEMA:
         con.execute(statement)
-    if con.execute("SELECT count(*) FROM schema_version").fetchone() == (0,):
+    # fetchall, not fetchone: DuckDB 2 refuses con.sql()/register() while a result is unfinished.
+    if con.execute("SELECT count(*) FROM schema_version").fetchall() == [(0,)]:
         con.execute("INSERT INTO schema_version VALUES (?)", [SCHEMA_VERSION])
 
 

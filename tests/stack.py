@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from typing import Any
 import httpx
 
 OLIAI = str(Path(sys.executable).with_name("oliai"))
+BANNER_END = "Ctrl-C stops everything"
 TERMINAL = {"COMPLETED", "COMPLETED_WITH_ERRORS", "FAILED"}
 
 
@@ -85,18 +87,21 @@ class Stack:
             stderr=subprocess.STDOUT,
             text=True,
         )
-        assert self.process.stdout is not None
+        threading.Thread(target=self._drain_output, daemon=True).start()
         deadline = time.monotonic() + timeout_s
-        for line in self.process.stdout:
-            self.output.append(line)
-            if "OliAI is ready" in line:
-                break
-            if time.monotonic() > deadline:
-                break
-        if not any("OliAI is ready" in line for line in self.output):
-            self.stop()
-            raise RuntimeError("stack did not start:\n" + "".join(self.output) + self.logs())
+        while not any(BANNER_END in line for line in self.output):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError("stack did not start:\n" + "".join(self.output) + self.logs())
+            time.sleep(0.2)
         self.credentials = json.loads((self.data_dir / "demo-credentials.json").read_text())
+
+    def _drain_output(self) -> None:
+        # Read continuously: a full pipe would block `oliai up` itself.
+        assert self.process is not None and self.process.stdout is not None
+        with self.process.stdout:
+            for line in self.process.stdout:
+                self.output.append(line)
 
     def logs(self) -> str:
         log_dir = self.data_dir / "logs"

@@ -10,6 +10,7 @@ from litestar.params import Parameter
 from litestar.status_codes import HTTP_202_ACCEPTED
 from msgspec import convert
 
+from api.openapi import BulkImportOperation, problem_responses
 from api.problems import Problem
 from api.schemas import (
     ImportAccepted,
@@ -35,6 +36,8 @@ class ImportsController(Controller):
         operation_id="createBulkImport",
         status_code=HTTP_202_ACCEPTED,
         summary="Import up to 10,000 contacts",
+        operation_class=BulkImportOperation,
+        responses=problem_responses(400, 401, 409, 413, 415, 422, 429, 503),
     )
     async def create_bulk_import(
         self,
@@ -65,14 +68,24 @@ class ImportsController(Controller):
             import_service.accept_bulk, org_id, body, idempotency_key
         )
 
-    @get("/{import_id:str}/status", operation_id="getImportStatus", sync_to_thread=True)
+    @get(
+        "/{import_id:str}/status",
+        operation_id="getImportStatus",
+        sync_to_thread=True,
+        responses=problem_responses(401, 404, 429),
+    )
     def get_import_status(
         self, import_id: str, org_id: str, import_service: ImportService
     ) -> ImportStatusView:
         """The import's status, mapped from its newest Dagster run, with its counts."""
         return import_service.status(org_id, import_id)
 
-    @get("/", operation_id="listImports", sync_to_thread=True)
+    @get(
+        "/",
+        operation_id="listImports",
+        sync_to_thread=True,
+        responses=problem_responses(400, 401, 429),
+    )
     def list_imports(
         self, org_id: str, import_service: ImportService, page: Page = 1, limit: Limit = 20
     ) -> ImportList:
@@ -84,7 +97,7 @@ class ImportsController(Controller):
         "/{import_id:str}/errors",
         operation_id="listImportErrors",
         sync_to_thread=True,
-        responses=None,
+        responses=problem_responses(400, 401, 404, 429),
     )
     def list_import_errors(
         self,
@@ -114,6 +127,7 @@ class ImportsController(Controller):
         "/{import_id:str}/webhook-deliveries",
         operation_id="listWebhookDeliveries",
         sync_to_thread=True,
+        responses=problem_responses(401, 404, 429),
     )
     def list_webhook_deliveries(
         self, import_id: str, org_id: str, import_service: ImportService
@@ -124,7 +138,12 @@ class ImportsController(Controller):
             import_id=import_id, data=convert(events, list[WebhookEventView])
         )
 
-    @post("/upload", operation_id="uploadImportFile", status_code=403)
+    @post(
+        "/upload",
+        operation_id="uploadImportFile",
+        status_code=403,
+        responses=problem_responses(401, 403),
+    )
     async def upload_import_file(self, org_id: str) -> None:
         """File imports are for the Contacts UI only; API keys get 403."""
         raise Problem(
