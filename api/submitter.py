@@ -46,25 +46,31 @@ class RunSubmitter:
             if self._stopped.is_set():
                 return
             try:
-                self.submit_pending()
-                backoff = 0.0
+                failures = self.submit_pending()
             except Exception:
-                backoff = min(MAX_BACKOFF_S, max(1.0, backoff * 2))
-                self._gateway.forget_reachability()
-                logger.exception("submitting imports failed; retrying in %.0f s", backoff)
+                logger.exception("reading the submission outbox failed")
+                failures = 1
+            backoff = min(MAX_BACKOFF_S, max(1.0, backoff * 2)) if failures else 0.0
 
     def submit_pending(self) -> int:
-        """Submit every accepted, unsubmitted import; returns how many were submitted."""
-        submitted = 0
-        while batch := self._store.unsubmitted_imports():
-            for record in batch:
+        """One pass over the accepted, unsubmitted imports; returns how many failed.
+
+        A failure is recorded on the import and retried on a later pass with backoff, without
+        holding up the imports behind it.
+        """
+        failures = 0
+        for record in self._store.unsubmitted_imports():
+            if self._stopped.is_set():
+                break
+            try:
                 # A run may exist already if we died between launching it and recording it.
                 existing = self._gateway.latest_run(record.id)
-                try:
-                    run_id = existing.run_id if existing else self._gateway.submit(record)
-                except Exception as exc:
-                    self._store.record_submit_failure(record.id, repr(exc))
-                    raise
-                self._store.record_submission(record.id, run_id)
-                submitted += 1
-        return submitted
+                run_id = existing.run_id if existing else self._gateway.submit(record)
+            except Exception as exc:
+                failures += 1
+                self._gateway.forget_reachability()
+                self._store.record_submit_failure(record.id, repr(exc))
+                logger.warning("submitting %s failed: %r", record.id, exc)
+                continue
+            self._store.record_submission(record.id, run_id)
+        return failures

@@ -429,7 +429,7 @@ class ControlStore:
             ).all()
         return [_import_record(row) for row in rows], int(total or 0)
 
-    def unsubmitted_imports(self, limit: int = 100) -> list[ImportRecord]:
+    def unsubmitted_imports(self, limit: int = 1000) -> list[ImportRecord]:
         with self._begin() as conn:
             rows = conn.execute(
                 sa.select(imports)
