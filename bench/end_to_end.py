@@ -152,10 +152,10 @@ def main() -> None:
     for batch_no in (1, 10, 50, 100):
         print(f"  {batch_no:<8}{at(stacked, batch_no):>10}{at(bare, batch_no):>10}")
     print(
-        f"  total    {stack_total:>9.1f}s{sum(bare):>9.1f}s   ratio {stack_total / sum(bare):.2f}×"
+        f"  total    {stack_total:>9.1f}s{sum(bare):>9.1f}s   ratio {stack_total / sum(bare):.2f}x"
     )
     print(
-        f"  last/first batch: stack {stacked[-1] / stacked[0]:.2f}×, bare {bare[-1] / bare[0]:.2f}×"
+        f"  last/first batch: stack {stacked[-1] / stacked[0]:.2f}x, bare {bare[-1] / bare[0]:.2f}x"
     )
     print(f"  run worker peak RSS: {rss.peak_bytes / 2**20:.0f} MiB")
 
