@@ -65,7 +65,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "store": Provide(lambda: store, sync_to_thread=False),
             "gateway": Provide(lambda: gateway, sync_to_thread=False),
         },
-        plugins=[problem_details_plugin()],
+        plugins=[problem_details_plugin(settings.max_body_bytes)],
         exception_handlers={Exception: internal_error_handler},
         middleware=[rate_limit.middleware],
         lifespan=[lifespan],

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from http import HTTPStatus
 from typing import Any
 
 from litestar import Request, Response
@@ -11,7 +13,11 @@ from litestar.plugins.problem_details import (
     ProblemDetailsException,
     ProblemDetailsPlugin,
 )
-from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+from litestar.status_codes import (
+    HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+    HTTP_429_TOO_MANY_REQUESTS,
+    HTTP_500_INTERNAL_SERVER_ERROR,
+)
 
 PROBLEM_BASE = "/problems/"
 
@@ -42,33 +48,61 @@ class Problem(ProblemDetailsException):
         )
 
 
-def _from_http_exception(exc: HTTPException) -> ProblemDetailsException:
-    """Litestar's own errors (404 route, 405, 413 body too large, bad query params)."""
-    extra: dict[str, Any] | None = None
-    if isinstance(exc, ValidationException) and isinstance(exc.extra, list):
-        extra = {
-            "errors": [
-                {"parameter": str(item.get("key", "")), "detail": str(item.get("message", ""))}
-                for item in exc.extra
-                if isinstance(item, dict)
-            ]
-        }
-    slug = {
-        400: "bad-request",
-        404: "not-found",
-        405: "method-not-allowed",
-        413: "payload-too-large",
-        415: "unsupported-media-type",
-        429: "rate-limited",
-    }
-    return ProblemDetailsException(
-        status_code=exc.status_code,
-        type_=PROBLEM_BASE + slug.get(exc.status_code, "http-error"),
-        title=exc.detail,
-        detail=exc.detail,
-        headers=exc.headers,
-        extra=extra,
-    )
+def _field_error(item: dict[str, Any]) -> dict[str, str]:
+    """A Litestar validation message as a field-level problem: a JSON pointer into the body,
+    or the name of the query, path or header parameter."""
+    source = item.get("source")
+    location = str(getattr(source, "value", source) or "query")
+    key = str(item.get("key", ""))
+    detail = str(item.get("message", ""))
+    if location == "body":
+        return {"pointer": "/" + key.replace(".", "/"), "detail": detail}
+    if location == "header":  # Litestar names the handler argument: idempotency_key
+        key = "-".join(word.capitalize() for word in key.split("_"))
+    return {"parameter": key, "detail": detail}
+
+
+def _from_http_exception_factory(
+    max_body_bytes: int,
+) -> Callable[[HTTPException], ProblemDetailsException]:
+    def from_http_exception(exc: HTTPException) -> ProblemDetailsException:
+        """Litestar's own errors (404 route, 405, 413 body too large, bad query params)."""
+        status = exc.status_code
+        title, detail = HTTPStatus(status).phrase, exc.detail
+        extra: dict[str, Any] | None = None
+        headers = exc.headers
+        if isinstance(exc, ValidationException):
+            title = "Invalid request parameters"
+            if isinstance(exc.extra, list):
+                errors = [_field_error(item) for item in exc.extra if isinstance(item, dict)]
+                extra = {"errors": errors}
+        elif status == HTTP_429_TOO_MANY_REQUESTS:
+            # Litestar's limiter sends RateLimit-* only; clients and proxies also read Retry-After.
+            reset = (exc.headers or {}).get("RateLimit-Reset", "1")
+            headers = {**(exc.headers or {}), "Retry-After": reset}
+            detail = f"Too many requests for this organization; retry in {reset} s."
+        elif status == HTTP_413_REQUEST_ENTITY_TOO_LARGE:
+            detail = f"The request body is larger than the {max_body_bytes}-byte limit."
+        return ProblemDetailsException(
+            status_code=status,
+            type_=PROBLEM_BASE + _SLUGS.get(status, "http-error"),
+            title=title,
+            detail=detail,
+            headers=headers,
+            extra=extra,
+        )
+
+    return from_http_exception
+
+
+_SLUGS = {
+    400: "bad-request",
+    404: "not-found",
+    405: "method-not-allowed",
+    413: "payload-too-large",
+    415: "unsupported-media-type",
+    429: "rate-limited",
+}
 
 
 def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
@@ -81,10 +115,12 @@ def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> R
     ).to_response(request)
 
 
-def problem_details_plugin() -> ProblemDetailsPlugin:
+def problem_details_plugin(max_body_bytes: int) -> ProblemDetailsPlugin:
     return ProblemDetailsPlugin(
         ProblemDetailsConfig(
             enable_for_all_http_exceptions=True,
-            exception_to_problem_detail_map={HTTPException: _from_http_exception},
+            exception_to_problem_detail_map={
+                HTTPException: _from_http_exception_factory(max_body_bytes)
+            },
         )
     )

@@ -160,7 +160,11 @@ class ImportService:
 
 
 def _status_view(record: ImportRecord, run: RunView | None) -> ImportStatusView:
-    outcome = import_outcome(run.status if run else None, run.tags if run else {}, record.total)
+    outcome = (
+        import_outcome(run.run_id, run.status, run.tags, record.total)
+        if run
+        else import_outcome(None, None, {}, record.total)
+    )
     return ImportStatusView(
         id=record.id,
         status=outcome.status.value,

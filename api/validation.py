@@ -14,6 +14,7 @@ _DECODER = msgspec.json.Decoder(BulkImportRequest)
 # msgspec says where a value failed as "... - at `$.contacts[3]`".
 _LOCATION = re.compile(r"^(?P<message>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.DOTALL)
 _PATH_PART = re.compile(r"\.([^.\[]+)|\[(\d+)\]")
+_FIELD = re.compile(r"Object (?:missing required|contains unknown) field `(.+)`", re.DOTALL)
 
 
 def _pointer(path: str) -> str:
@@ -23,18 +24,22 @@ def _pointer(path: str) -> str:
 def _field_problem(message: str) -> Problem:
     match = _LOCATION.match(message)
     assert match is not None  # the pattern matches any string
-    detail, path = match["message"], match["path"] or ""
+    detail, pointer = match["message"], _pointer(match["path"] or "")
     # msgspec locates these at the enclosing object; point at the field itself.
-    field = re.match(r"Object (?:missing required|contains unknown) field `(.+)`", detail)
+    field = _FIELD.match(detail)
     if field:
-        path = f"{path}.{field[1]}"
+        pointer += "/" + field[1].replace("~", "~0").replace("/", "~1")
     return Problem(
         422,
         "invalid-request",
         "The request body does not have the expected shape",
-        f"{detail} at {_pointer(path) or '/'}" if path else detail,
-        errors=[{"pointer": _pointer(path), "detail": detail}],
+        f"{detail} at {pointer}" if pointer else detail,
+        errors=[{"pointer": pointer, "detail": detail}],
     )
+
+
+def _not_json(exc: msgspec.DecodeError) -> Problem:
+    return Problem(400, "invalid-json", "Body is not JSON", str(exc))
 
 
 def decode_bulk_request(body: bytes) -> BulkImportRequest:
@@ -43,9 +48,19 @@ def decode_bulk_request(body: bytes) -> BulkImportRequest:
     try:
         request = _DECODER.decode(body)
     except msgspec.ValidationError as exc:
+        # Typed decoding stops at the first wrong value, before reading the rest: a body that is
+        # not JSON at all (truncated, trailing data) must still say so.
+        try:
+            msgspec.json.decode(body)
+        except msgspec.DecodeError as not_json:
+            raise _not_json(not_json) from None
         raise _field_problem(str(exc)) from None
     except msgspec.DecodeError as exc:
-        raise Problem(400, "invalid-json", "Body is not JSON", str(exc)) from None
+        raise _not_json(exc) from None
+    except RecursionError:
+        raise Problem(
+            400, "invalid-json", "Body is not JSON", "The JSON is nested too deeply to process."
+        ) from None
     if request.webhook_url is not None:
         _check_webhook_url(request.webhook_url)
     return request

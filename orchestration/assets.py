@@ -132,7 +132,9 @@ def warehouse_tables(
     )
     with warehouse.connect() as con:
         counts = apply_import(con, batch, datetime.now(UTC))
-    context.instance.add_run_tags(context.run.run_id, tags.count_tags(counts.as_dict()))
+    context.instance.add_run_tags(
+        context.run.run_id, tags.count_tags(context.run_id, counts.as_dict())
+    )
     for name in WAREHOUSE_TABLES:
         yield MaterializeResult(
             asset_key=name,

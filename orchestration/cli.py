@@ -22,7 +22,9 @@ app.add_typer(webhooks_app, name="webhooks")
 
 DataDir = Annotated[
     Path | None,
-    typer.Option("--data-dir", help="Where everything lives [env: OLIAI_DATA_DIR; default .oliai]"),
+    typer.Option(
+        "--data-dir", help="Where everything lives (env: OLIAI_DATA_DIR; default: .oliai)."
+    ),
 ]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
@@ -112,6 +114,8 @@ def sql(
     wait: Annotated[float, typer.Option(help="Seconds to wait while a run writes.")] = 30.0,
 ) -> None:
     """Query the DuckDB warehouse read-only (waits politely while an import writes)."""
+    import duckdb
+
     from orchestration.warehouse_reader import WarehouseBusy, query_warehouse
 
     settings = _settings(data_dir)
@@ -120,6 +124,9 @@ def sql(
     except WarehouseBusy as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(2) from None
+    except duckdb.Error as exc:
+        typer.echo(f"Query failed: {exc}", err=True)
+        raise typer.Exit(1) from None
     except FileNotFoundError:
         typer.echo(
             f"No warehouse yet at {settings.warehouse_path}: import something first.", err=True
@@ -137,18 +144,28 @@ def sql(
 @app.command()
 def up(
     data_dir: DataDir = None,
-    api_port: Annotated[int | None, typer.Option("--api-port", help="[default 8000]")] = None,
-    dagster_port: Annotated[
-        int | None, typer.Option("--dagster-port", help="[default 3000]")
+    api_port: Annotated[
+        int | None,
+        typer.Option("--api-port", help="API port (env: OLIAI_API_PORT; default: 8000)."),
     ] = None,
-    host: Annotated[str | None, typer.Option("--host", help="[default 127.0.0.1]")] = None,
-    webhook_allow_private: Annotated[
-        bool,
+    dagster_port: Annotated[
+        int | None,
         typer.Option(
-            help="Deliver webhooks to loopback/private addresses (handy locally; off in "
-            "production).",
+            "--dagster-port", help="Dagster UI port (env: OLIAI_DAGSTER_PORT; default: 3000)."
         ),
-    ] = True,
+    ] = None,
+    host: Annotated[
+        str | None,
+        typer.Option("--host", help="Bind address (env: OLIAI_HOST; default: 127.0.0.1)."),
+    ] = None,
+    webhook_allow_private: Annotated[
+        bool | None,
+        typer.Option(
+            help="Deliver webhooks to loopback/private addresses: on by default for this local "
+            "stack (env: OLIAI_WEBHOOK_ALLOW_PRIVATE).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Start Dagster (webserver + daemon) and the API; Ctrl-C stops everything."""
     from orchestration.stack import run_stack
@@ -160,4 +177,7 @@ def up(
         host=host,
         webhook_allow_private=webhook_allow_private,
     )
+    if "webhook_allow_private" not in settings.model_fields_set:
+        # Neither flag nor environment chose: the local stack talks to local receivers.
+        settings = settings.model_copy(update={"webhook_allow_private": True})
     raise typer.Exit(run_stack(settings))

@@ -31,9 +31,22 @@ def instance_config(max_concurrent_runs: int = 8) -> dict[str, object]:
             "enabled": True,
             "start_timeout_seconds": 60,
             "poll_interval_seconds": 5,
+            # A run worker killed inside the warehouse step must not keep the pool's only slot.
+            "free_slots_after_run_end_seconds": 5,
         },
         "python_logs": {"managed_python_loggers": ["oliai"]},
     }
+
+
+def prepare_instance(dagster_home: Path) -> None:
+    """Write dagster.yaml and create the instance's storage once, before the webserver, the
+    daemon and the API start: three processes migrating a fresh SQLite store at the same time
+    can fail ("alembic_version has more than one head")."""
+    from dagster import DagsterInstance
+
+    write_instance_config(dagster_home)
+    with DagsterInstance.from_config(str(dagster_home)) as instance:
+        instance.get_run_records(limit=1)
 
 
 def write_instance_config(dagster_home: Path) -> Path:

@@ -10,7 +10,7 @@ import json
 from concurrent.futures import wait
 from datetime import UTC, datetime, timedelta
 
-import orjson
+import msgspec
 from dagster import (
     ConfigurableResource,
     DagsterRunStatus,
@@ -49,13 +49,9 @@ class WebhookDelivery(ConfigurableResource):
 
 
 def completed_payload(import_id: str, outcome_fields: dict[str, object]) -> str:
-    return orjson.dumps(
-        {"event": "import.completed", "importId": import_id, **outcome_fields}
-    ).decode()
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    # msgspec encodes datetimes exactly as the API's status endpoint does.
+    payload = {"event": "import.completed", "importId": import_id, **outcome_fields}
+    return msgspec.json.encode(payload).decode()
 
 
 @sensor(
@@ -83,7 +79,7 @@ def import_webhooks(
         accepted = store.get_import_by_id(import_id) if import_id else None
         if accepted is None or accepted.webhook_url is None:
             continue
-        outcome = import_outcome(run.status.value, run.tags, accepted.total)
+        outcome = import_outcome(run.run_id, run.status.value, run.tags, accepted.total)
         ended_at = datetime.fromtimestamp(record.end_time, UTC) if record.end_time else None
         payload = completed_payload(
             accepted.id,
@@ -94,7 +90,7 @@ def import_webhooks(
                 "updated": outcome.updated,
                 "failed": outcome.failed,
                 "errorCount": outcome.error_count,
-                "completedAt": _iso(ended_at) if ended_at else None,
+                "completedAt": ended_at,
                 "runId": run.run_id,
             },
         )

@@ -21,7 +21,7 @@ import httpx
 
 from orchestration.control_store import ControlStore
 from orchestration.examples import SEED_EXAMPLE
-from orchestration.instance import write_instance_config
+from orchestration.instance import prepare_instance
 from orchestration.settings import Settings
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -216,7 +216,7 @@ Ctrl-C stops everything.
 def run_stack(settings: Settings) -> int:
     data_dir = settings.resolved_data_dir
     data_dir.mkdir(parents=True, exist_ok=True)
-    write_instance_config(settings.dagster_home)
+    prepare_instance(settings.dagster_home)
     store = ControlStore.from_url(settings.resolved_control_store_url)
     credentials = demo_credentials(settings, store)
     store.dispose()

@@ -65,10 +65,10 @@ class ImportOutcome:
 
 
 def import_outcome(
-    run_status: str | None, run_tags: Mapping[str, str], total: int
+    run_id: str | None, run_status: str | None, run_tags: Mapping[str, str], total: int
 ) -> ImportOutcome:
-    """Status and counts of an import from its newest run (None: not submitted yet)."""
-    counts = counts_from_tags(run_tags)
+    """Status and counts of an import from its newest run (all None: not submitted yet)."""
+    counts = counts_from_tags(run_id, run_tags) if run_id else None
     status = import_status(run_status, total, counts["failed"] if counts else 0)
     if counts is None:
         # A run that ended without recording counts imported nothing: every row failed.

@@ -7,15 +7,23 @@ from collections.abc import Mapping
 IMPORT_ID = "oliai/import_id"
 ORG_ID = "oliai/org_id"
 COUNTS_PREFIX = "oliai/count_"
+# Re-executions copy their parent's tags, so counts say which run recorded them.
+COUNTS_RUN_ID = "oliai/counts_run_id"
 COUNT_FIELDS = ("total", "created", "updated", "failed", "errorCount")
 
 
-def count_tags(counts: Mapping[str, int]) -> dict[str, str]:
-    return {COUNTS_PREFIX + field: str(counts[field]) for field in COUNT_FIELDS}
+def count_tags(run_id: str, counts: Mapping[str, int]) -> dict[str, str]:
+    return {
+        COUNTS_RUN_ID: run_id,
+        **{COUNTS_PREFIX + field: str(counts[field]) for field in COUNT_FIELDS},
+    }
 
 
-def counts_from_tags(tags: Mapping[str, str]) -> dict[str, int] | None:
-    """The counts a finished run recorded, or None if it recorded none (it failed first)."""
+def counts_from_tags(run_id: str, tags: Mapping[str, str]) -> dict[str, int] | None:
+    """The counts this run recorded, or None if it recorded none (it failed first, or has not
+    got there yet, or the counts were inherited from the run it re-executes)."""
+    if tags.get(COUNTS_RUN_ID) != run_id:
+        return None
     try:
         return {field: int(tags[COUNTS_PREFIX + field]) for field in COUNT_FIELDS}
     except (KeyError, ValueError):

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,6 +37,8 @@ class Stack:
     process: subprocess.Popen[str] | None = None
     credentials: dict[str, str] = field(default_factory=dict)
     output: list[str] = field(default_factory=list)
+    # Extra `oliai up` flags, e.g. ("--no-webhook-allow-private",); kept across restarts.
+    extra_args: tuple[str, ...] = ()
 
     @property
     def api_url(self) -> str:
@@ -71,6 +73,7 @@ class Stack:
         return str(json.loads(result.stdout)["apiKey"])
 
     def start(self, timeout_s: float = 180.0) -> None:
+        first_line = len(self.output)  # on a restart, the previous banner does not count
         self.process = subprocess.Popen(
             [
                 OLIAI,
@@ -81,6 +84,7 @@ class Stack:
                 str(self.api_port),
                 "--dagster-port",
                 str(self.dagster_port),
+                *self.extra_args,
             ],
             env=self.env,
             stdout=subprocess.PIPE,
@@ -89,7 +93,7 @@ class Stack:
         )
         threading.Thread(target=self._drain_output, daemon=True).start()
         deadline = time.monotonic() + timeout_s
-        while not any(BANNER_END in line for line in self.output):
+        while not any(BANNER_END in line for line in self.output[first_line:]):
             if self.process.poll() is not None or time.monotonic() > deadline:
                 self.stop()
                 raise RuntimeError("stack did not start:\n" + "".join(self.output) + self.logs())
@@ -98,7 +102,8 @@ class Stack:
 
     def _drain_output(self) -> None:
         # Read continuously: a full pipe would block `oliai up` itself.
-        assert self.process is not None and self.process.stdout is not None
+        assert self.process is not None
+        assert self.process.stdout is not None
         with self.process.stdout:
             for line in self.process.stdout:
                 self.output.append(line)
@@ -146,8 +151,14 @@ class Stack:
         )
 
 
-def make_stack(data_dir: Path, **env_overrides: str) -> Stack:
+def make_stack(data_dir: Path, extra_args: Sequence[str] = (), **env_overrides: str) -> Stack:
     env = {key: value for key, value in os.environ.items() if not key.startswith("OLIAI_")}
     env.pop("DAGSTER_HOME", None)
     env.update(env_overrides)
-    return Stack(data_dir=data_dir, api_port=free_port(), dagster_port=free_port(), env=env)
+    return Stack(
+        data_dir=data_dir,
+        api_port=free_port(),
+        dagster_port=free_port(),
+        env=env,
+        extra_args=tuple(extra_args),
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from litestar import Controller, Response, get
+from litestar.openapi import ResponseSpec
 
 from api.dagster_gateway import DagsterGateway
 from api.schemas import Health
@@ -13,7 +14,14 @@ class HealthController(Controller):
     path = "/health"
     tags = ["health"]  # noqa: RUF012
 
-    @get("/", operation_id="getHealth", sync_to_thread=True, exclude_from_auth=True)
+    @get(
+        "/",
+        operation_id="getHealth",
+        sync_to_thread=True,
+        responses={
+            503: ResponseSpec(data_container=Health, description="A store or Dagster is down")
+        },
+    )
     def get_health(self, store: ControlStore, gateway: DagsterGateway) -> Response[Health]:
         """Liveness and readiness in one: no API key needed."""
         checks = {

@@ -46,7 +46,7 @@ class ImportsController(Controller):
         import_service: ImportService,
         idempotency_key: Annotated[
             str | None,
-            Parameter(header="Idempotency-Key", max_length=255, required=False),
+            Parameter(header="Idempotency-Key", min_length=1, max_length=255, required=False),
         ] = None,
     ) -> ImportAccepted:
         """Accepts the contacts for asynchronous processing and answers 202 with the import id.
@@ -117,7 +117,7 @@ class ImportsController(Controller):
             errors = import_service.row_errors(org_id, import_id)
             return Response(
                 errors.write_csv(),
-                media_type="text/csv; charset=utf-8",
+                media_type="text/csv",
                 headers={"Content-Disposition": f'attachment; filename="{import_id}-errors.csv"'},
             )
         page_view: RowErrorList = import_service.row_error_page(org_id, import_id, page, limit)
