@@ -1,0 +1,64 @@
+"""The OpenAPI document and its interactive page, served by the API without a key."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from tests.stack import Stack
+
+pytestmark = pytest.mark.integration
+
+OPERATIONS = {
+    ("post", "/v1/imports/api/bulk"): "createBulkImport",
+    ("get", "/v1/imports"): "listImports",
+    ("get", "/v1/imports/{import_id}/status"): "getImportStatus",
+    ("get", "/v1/imports/{import_id}/errors"): "listImportErrors",
+    ("get", "/v1/imports/{import_id}/webhook-deliveries"): "listWebhookDeliveries",
+    ("post", "/v1/imports/upload"): "uploadImportFile",
+    ("get", "/health"): "getHealth",
+}
+HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
+
+
+@pytest.fixture(scope="module")
+def anonymous(stack: Stack) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=stack.api_url, timeout=30.0) as client:
+        yield client
+
+
+def test_openapi_document_lists_every_operation(anonymous: httpx.Client) -> None:
+    response = anonymous.get("/schema/openapi.json")
+    assert response.status_code == 200, response.text
+    document = response.json()
+    assert document["openapi"].startswith("3.")
+    listed = {
+        (method, path): operation["operationId"]
+        for path, item in document["paths"].items()
+        for method, operation in item.items()
+        if method in HTTP_METHODS
+    }
+    assert listed == OPERATIONS
+
+
+def test_openapi_document_describes_the_bulk_contract(anonymous: httpx.Client) -> None:
+    document = anonymous.get("/schema/openapi.json").json()
+    bulk = document["paths"]["/v1/imports/api/bulk"]["post"]
+    body_schema = bulk["requestBody"]["content"]["application/json"]["schema"]
+    assert body_schema["required"] == ["contacts"]
+    assert body_schema["properties"]["contacts"]["maxItems"] == 10_000
+    assert "202" in bulk["responses"]
+    for code in ("400", "401", "413", "415", "422"):
+        assert "application/problem+json" in bulk["responses"][code]["content"], code
+    schemes = document["components"]["securitySchemes"]
+    assert schemes["bearer"]["scheme"] == "bearer"
+    assert schemes["apiKey"]["name"] == "X-API-Key"
+
+
+def test_interactive_docs_page(anonymous: httpx.Client) -> None:
+    response = anonymous.get("/schema")
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("text/html")
+    assert "OliAI Contacts Imports API" in response.text
