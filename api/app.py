@@ -17,7 +17,7 @@ from api.auth import authenticate
 from api.controllers.health import HealthController
 from api.controllers.imports import ImportsController
 from api.dagster_gateway import DagsterGateway
-from api.problems import internal_error_handler, problem_details_plugin
+from api.problems import Problem, internal_error_handler, problem_details_plugin
 from api.services import ImportService
 from api.submitter import RunSubmitter
 from orchestration.control_store import ControlStore
@@ -43,14 +43,17 @@ def create_app(settings: Settings | None = None) -> Litestar:
             store.dispose()
 
     def org_for_request(request: Request[Any, Any, Any]) -> str:
-        return authenticate(request, store)
+        # The rate limiter (which runs first) already authenticated a good key.
+        org_id: str | None = request.state.get("org_id")
+        return org_id if org_id is not None else authenticate(request, store)
 
     def rate_limit_identifier(request: Request[Any, Any, Any]) -> str:
         # Per organization when the key is good; per client address otherwise.
         try:
-            return "org:" + org_for_request(request)
-        except Exception:
+            request.state.org_id = authenticate(request, store)
+        except Problem:
             return "addr:" + (request.client.host if request.client else "unknown")
+        return "org:" + request.state.org_id
 
     rate_limit = RateLimitConfig(
         rate_limit=("minute", settings.rate_limit_per_minute),
