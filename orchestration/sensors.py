@@ -31,7 +31,8 @@ ENDED = [DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CA
 CURSOR_OVERLAP = timedelta(seconds=5)
 SCAN_LIMIT = 500
 DISPATCH_LIMIT = 200
-LEASE = timedelta(seconds=60)  # longer than one attempt can take
+# A claimed event's lease outlasts its attempt (which starts at once: see free_slots).
+LEASE_MARGIN = timedelta(seconds=30)
 # Wait this long for quick receivers, so their results show in this tick's log.
 TICK_WAIT_S = 2.0
 
@@ -46,6 +47,9 @@ class WebhookDelivery(ConfigurableResource):
 
     def policy(self) -> DeliveryPolicy:
         return DeliveryPolicy(self.allow_private, self.timeout_seconds, self.concurrency)
+
+    def lease(self) -> timedelta:
+        return timedelta(seconds=self.timeout_seconds) + LEASE_MARGIN
 
 
 def completed_payload(import_id: str, outcome_fields: dict[str, object]) -> str:
@@ -108,7 +112,8 @@ def import_webhooks(
 
     pool = dispatcher(webhook_delivery.control_store_url, webhook_delivery.policy())
     futures = []
-    for event in store.claim_due_webhooks(LEASE, DISPATCH_LIMIT):
+    claimable = min(DISPATCH_LIMIT, pool.free_slots)
+    for event in store.claim_due_webhooks(webhook_delivery.lease(), claimable):
         secret = store.webhook_secret(event.org_id)
         if secret is not None:
             futures.append(pool.dispatch(event, secret))

@@ -39,6 +39,8 @@ class WebhookDispatcher:
     def __init__(self, store: ControlStore, policy: DeliveryPolicy) -> None:
         self._store = store
         self._policy = policy
+        self._in_flight = 0
+        self._lock = threading.Lock()
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
         threading.Thread(target=self._serve, name="webhook-dispatcher", daemon=True).start()
@@ -51,8 +53,23 @@ class WebhookDispatcher:
         self._ready.set()
         self._loop.run_forever()
 
+    @property
+    def free_slots(self) -> int:
+        """Attempts that would start at once: claim no more, or the rest would wait in line
+        behind slow receivers while their leases run out, and then be attempted twice."""
+        with self._lock:
+            return self._policy.concurrency - self._in_flight
+
     def dispatch(self, event: WebhookEvent, secret: str) -> Future[AttemptResult]:
-        return asyncio.run_coroutine_threadsafe(self._attempt(event, secret), self._loop)
+        with self._lock:
+            self._in_flight += 1
+        future = asyncio.run_coroutine_threadsafe(self._attempt(event, secret), self._loop)
+        future.add_done_callback(self._finished)
+        return future
+
+    def _finished(self, _future: Future[AttemptResult]) -> None:
+        with self._lock:
+            self._in_flight -= 1
 
     async def _attempt(self, event: WebhookEvent, secret: str) -> AttemptResult:
         body = event.payload.encode()

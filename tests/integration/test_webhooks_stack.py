@@ -1,0 +1,676 @@
+"""Completion webhooks on the real stack (`oliai up`): the `import_webhooks` sensor, its
+background dispatcher and the delivery records, seen from real receivers on 127.0.0.1 that verify
+every request with the Standard Webhooks library."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+import pytest
+import sqlalchemy as sa
+from dagster import DagsterInstance, build_sensor_context
+from standardwebhooks import Webhook
+from standardwebhooks.webhooks import WebhookVerificationError
+
+from orchestration import sensors
+from orchestration.control_store import ControlStore, webhook_events
+from orchestration.stack import SEED_EXAMPLE
+from orchestration.webhooks.delivery import JITTER, RETRY_SCHEDULE_S
+from tests.stack import TERMINAL, Stack, make_stack
+
+pytestmark = pytest.mark.integration
+
+T = TypeVar("T")
+
+ORG = "webhooks-stack"
+# The daemon evaluates sensors at most every 5 s; a tick takes up to a couple of seconds more on
+# this small machine. A webhook is due within this long after its run ended.
+DELIVERY_BOUND_S = 12.0
+FIRST_RETRY_MIN_S = RETRY_SCHEDULE_S[0] * (1 - JITTER)
+FIRST_RETRY_MAX_S = RETRY_SCHEDULE_S[0] * (1 + JITTER) + DELIVERY_BOUND_S
+# More than one daemon loop (5 s) plus a tick: what a duplicate would need to show up.
+NEXT_TICKS_S = 6.5
+RETRY_AFTER_S = 9  # longer than the first scheduled retry can be, so only Retry-After explains it
+# The webhook timeout of the stack that restarts: long enough that a hanging attempt is still
+# hanging when an import posted after it has been delivered.
+OWN_STACK_TIMEOUT_S = 20
+PAYLOAD_FIELDS = ("event", "importId", "status", "total", "created", "updated", "failed")
+
+
+# --- receivers ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+HANG = Reply(0)  # hold the request open until the receiver closes
+
+
+@dataclass(frozen=True)
+class Receipt:
+    webhook_id: str
+    timestamp: int
+    body: bytes
+    payload: dict[str, Any]
+    at: float  # time.time() on arrival
+    answered: int  # the status we answered; 0 for HANG
+
+
+class Receiver(ThreadingHTTPServer):
+    """Verifies every request's signature, records it, answers with the next scripted reply
+    (the last one repeats)."""
+
+    daemon_threads = True
+
+    def __init__(self, secret: str, replies: Sequence[Reply] = (Reply(200),)) -> None:
+        super().__init__(("127.0.0.1", 0), _ReceiverHandler)
+        self.webhook = Webhook(secret)
+        self.replies = list(replies)
+        self.receipts: list[Receipt] = []
+        self.unverified: list[str] = []
+        self.lock = threading.Lock()
+        self.closing = threading.Event()
+        self.thread = threading.Thread(target=self.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}/webhooks/import-done"
+
+    def snapshot(self) -> list[Receipt]:
+        with self.lock:
+            assert not self.unverified, f"unverifiable webhook requests: {self.unverified}"
+            return list(self.receipts)
+
+    def close(self) -> None:
+        self.closing.set()
+        self.shutdown()
+        self.server_close()
+        self.thread.join()
+
+
+class _ReceiverHandler(BaseHTTPRequestHandler):
+    server: Receiver
+
+    def do_POST(self) -> None:
+        arrived = time.time()
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        headers = {name.lower(): value for name, value in self.headers.items()}
+        receiver = self.server
+        try:
+            payload = receiver.webhook.verify(body, headers)
+        except WebhookVerificationError as exc:
+            with receiver.lock:
+                receiver.unverified.append(f"{exc}: {headers} {body!r}")
+            self._answer(Reply(400))
+            return
+        with receiver.lock:
+            reply = receiver.replies[min(len(receiver.receipts), len(receiver.replies) - 1)]
+            receiver.receipts.append(
+                Receipt(
+                    webhook_id=headers["webhook-id"],
+                    timestamp=int(headers["webhook-timestamp"]),
+                    body=body,
+                    payload=payload,
+                    at=arrived,
+                    answered=reply.status,
+                )
+            )
+        if reply is HANG:
+            receiver.closing.wait()
+            return
+        self._answer(reply)
+
+    def _answer(self, reply: Reply) -> None:
+        with contextlib.suppress(OSError):  # the sender may have given up already
+            self.send_response(reply.status)
+            for name, value in reply.headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+class Canary(ThreadingHTTPServer):
+    """Counts every connection that reaches it, before reading a byte."""
+
+    daemon_threads = True
+
+    def __init__(self, host: str, port: int, family: socket.AddressFamily) -> None:
+        self.address_family = family
+        super().__init__((host, port), BaseHTTPRequestHandler)
+        self.connections = 0
+        self.thread = threading.Thread(target=self.serve_forever, daemon=True)
+        self.thread.start()
+
+    def verify_request(self, request: Any, client_address: Any) -> bool:
+        self.connections += 1
+        return False
+
+    def close(self) -> None:
+        self.shutdown()
+        self.server_close()
+        self.thread.join()
+
+
+# --- helpers -----------------------------------------------------------------------------------
+
+
+def wait_for(what: str, probe: Callable[[], T | None], timeout_s: float) -> T:
+    deadline = time.monotonic() + timeout_s
+    while (value := probe()) is None or value is False:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout_s:.0f} s: {what}")
+        time.sleep(0.1)
+    return value
+
+
+def contacts(first: int, count: int = 1) -> list[dict[str, str]]:
+    """Valid contacts with phone numbers of their own: no test sees another's updates."""
+    return [
+        {"name": f"Webhook Test {n}", "phoneNumber": f"+9198111{n:05d}"}
+        for n in range(first, first + count)
+    ]
+
+
+def secret_of(stack: Stack, org: str) -> str:
+    result = stack.oliai("webhooks", "secret", "--org", org, "--json")
+    assert result.returncode == 0, result.stderr
+    return str(json.loads(result.stdout)["webhookSecret"])
+
+
+def post(stack: Stack, key: str, body: dict[str, Any]) -> str:
+    response = stack.post_import(body, api_key=key)
+    assert response.status_code == 202, response.text
+    return str(response.json()["importId"])
+
+
+def api_get(stack: Stack, key: str, path: str) -> Any:
+    with stack.client(key) as client:
+        response = client.get(path)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def deliveries(stack: Stack, key: str, import_id: str) -> list[dict[str, Any]]:
+    listed = api_get(stack, key, f"/v1/imports/{import_id}/webhook-deliveries")
+    assert listed["importId"] == import_id
+    return list(listed["data"])
+
+
+def final_deliveries(stack: Stack, key: str, import_id: str, events: int = 1) -> list[Any]:
+    """The import's events once `events` of them exist and none is pending any more."""
+
+    def settled() -> list[Any] | None:
+        data = deliveries(stack, key, import_id)
+        done = len(data) == events and all(e["state"] != "pending" for e in data)
+        return data if done else None
+
+    return wait_for(f"{import_id}: {events} settled event(s)", settled, 60)
+
+
+def receipts(receiver: Receiver, count: int, timeout_s: float = 60) -> list[Receipt]:
+    return wait_for(
+        f"{count} webhook(s) at {receiver.url}",
+        lambda: got if len(got := receiver.snapshot()) >= count else None,
+        timeout_s,
+    )
+
+
+def attempts_of(event: dict[str, Any]) -> list[tuple[int, str, int | None]]:
+    return [(a["attempt"], a["outcome"], a["statusCode"]) for a in event["attempts"]]
+
+
+def parse_time(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def completed_at(status: dict[str, Any]) -> float:
+    return parse_time(status["completedAt"]).timestamp()
+
+
+def assert_matches_status(payload: dict[str, Any], status: dict[str, Any]) -> None:
+    """The payload carries the reference's fields, equal to what the status endpoint says."""
+    assert payload["event"] == "import.completed"
+    assert payload["importId"] == status["id"]
+    for name in ("status", "total", "created", "updated", "failed"):
+        assert payload[name] == status[name], name
+    assert payload["completedAt"] == status["completedAt"]
+    assert payload["completedAt"].endswith("Z")
+
+
+def dagster_graphql(stack: Stack, query: str, **variables: Any) -> dict[str, Any]:
+    response = httpx.post(
+        f"{stack.dagster_url}/graphql",
+        json={"query": query, "variables": variables},
+        timeout=30,
+    )
+    response.raise_for_status()
+    answer = response.json()
+    assert "errors" not in answer, answer
+    return dict(answer["data"])
+
+
+RUNS_OF_IMPORT = """
+query RunsOfImport($importId: String!) {
+  runsOrError(filter: {tags: [{key: "oliai/import_id", value: $importId}]}) {
+    ... on Runs { results { runId status } }
+  }
+}
+"""
+
+REEXECUTE = """
+mutation Reexecute($parentRunId: String!) {
+  launchRunReexecution(
+    reexecutionParams: {parentRunId: $parentRunId, strategy: ALL_STEPS}
+  ) {
+    __typename
+    ... on LaunchRunSuccess { run { runId } }
+    ... on Error { message }
+  }
+}
+"""
+
+
+# --- on the session stack ----------------------------------------------------------------------
+
+
+@dataclass
+class Launched:
+    import_id: str
+    receiver: Receiver
+
+
+@pytest.fixture(scope="module")
+def org_key(stack: Stack) -> tuple[str, str]:
+    """A fresh organization of this module's own: (API key, webhook secret)."""
+    key = stack.new_org_key(ORG)
+    return key, secret_of(stack, ORG)
+
+
+@pytest.fixture(scope="module")
+def launched(stack: Stack, org_key: tuple[str, str]) -> Iterator[dict[str, Launched]]:
+    """Every import this module runs on the session stack, posted at once so their waits overlap;
+    each with a receiver of its own."""
+    key, secret = org_key
+    scripts: dict[str, tuple[dict[str, Any], list[Reply]]] = {
+        "seed": (SEED_EXAMPLE, [Reply(200)]),
+        "500-then-200": ({"contacts": contacts(1)}, [Reply(500), Reply(200)]),
+        "410": ({"contacts": contacts(2)}, [Reply(410)]),
+        "429": (
+            {"contacts": contacts(3)},
+            [Reply(429, {"Retry-After": str(RETRY_AFTER_S)}), Reply(200)],
+        ),
+        "reexecuted": ({"contacts": contacts(4, 2)}, [Reply(200)]),
+    }
+    with contextlib.ExitStack() as closing:
+        runs = {}
+        for name, (body, replies) in scripts.items():
+            receiver = Receiver(secret, replies)
+            closing.callback(receiver.close)
+            import_id = post(stack, key, {**body, "webhookUrl": receiver.url})
+            runs[name] = Launched(import_id, receiver)
+        yield runs
+
+
+def test_seed_example_gets_one_verified_import_completed(
+    stack: Stack, org_key: tuple[str, str], launched: dict[str, Launched]
+) -> None:
+    key, _ = org_key
+    seed = launched["seed"]
+    status = stack.wait_for_terminal(seed.import_id, api_key=key)
+    (receipt,) = receipts(seed.receiver, 1)
+
+    # The reference's example, field for field, and what the status endpoint says.
+    assert status["status"] == "COMPLETED"
+    assert {name: receipt.payload[name] for name in PAYLOAD_FIELDS} == {
+        "event": "import.completed",
+        "importId": seed.import_id,
+        "status": "COMPLETED",
+        "total": 2,
+        "created": 2,
+        "updated": 0,
+        "failed": 0,
+    }
+    assert_matches_status(receipt.payload, status)
+    assert receipt.at - completed_at(status) < DELIVERY_BOUND_S
+
+    (event,) = final_deliveries(stack, key, seed.import_id)
+    assert event["id"] == receipt.webhook_id
+    assert event["runId"] == receipt.payload["runId"]
+    assert event["url"] == seed.receiver.url
+    assert event["state"] == "delivered"
+    assert event["nextAttemptAt"] is None
+    assert attempts_of(event) == [(1, "delivered", 200)]
+
+    # Exactly one: nothing more arrives over the next sensor ticks.
+    time.sleep(max(0.0, receipt.at + NEXT_TICKS_S - time.time()))
+    assert seed.receiver.snapshot() == [receipt]
+
+
+def test_500_then_200_is_retried_with_the_same_id_and_a_fresh_timestamp(
+    stack: Stack, org_key: tuple[str, str], launched: dict[str, Launched]
+) -> None:
+    key, _ = org_key
+    run = launched["500-then-200"]
+    first, second = receipts(run.receiver, 2)
+
+    assert first.answered == 500
+    assert second.answered == 200
+    assert FIRST_RETRY_MIN_S <= second.at - first.at <= FIRST_RETRY_MAX_S
+    assert second.webhook_id == first.webhook_id
+    assert second.timestamp > first.timestamp  # signed again for the retry
+    assert second.body == first.body
+
+    (event,) = final_deliveries(stack, key, run.import_id)
+    assert event["id"] == first.webhook_id
+    assert event["state"] == "delivered"
+    assert attempts_of(event) == [(1, "retry", 500), (2, "delivered", 200)]
+    assert event["attempts"][0]["error"] == "HTTP 500"
+
+
+def test_410_stops_delivery(
+    stack: Stack, org_key: tuple[str, str], launched: dict[str, Launched]
+) -> None:
+    key, _ = org_key
+    run = launched["410"]
+    (first,) = receipts(run.receiver, 1)
+
+    (event,) = final_deliveries(stack, key, run.import_id)
+    assert event["state"] == "gone"
+    assert event["nextAttemptAt"] is None
+    assert attempts_of(event) == [(1, "gone", 410)]
+
+    # Past when a first retry would have come.
+    time.sleep(max(0.0, first.at + RETRY_SCHEDULE_S[0] * (1 + JITTER) + NEXT_TICKS_S - time.time()))
+    assert run.receiver.snapshot() == [first]
+
+
+def test_429_retry_after_is_honoured(
+    stack: Stack, org_key: tuple[str, str], launched: dict[str, Launched]
+) -> None:
+    key, _ = org_key
+    run = launched["429"]
+    first, second = receipts(run.receiver, 2)
+
+    assert (first.answered, second.answered) == (429, 200)
+    assert second.webhook_id == first.webhook_id
+    assert second.at - first.at >= RETRY_AFTER_S
+    assert second.at - first.at <= RETRY_AFTER_S + DELIVERY_BOUND_S
+
+    (event,) = final_deliveries(stack, key, run.import_id)
+    assert attempts_of(event) == [(1, "retry", 429), (2, "delivered", 200)]
+
+
+def test_reexecuted_run_is_followed_and_gets_its_own_event(
+    stack: Stack, org_key: tuple[str, str], launched: dict[str, Launched]
+) -> None:
+    key, _ = org_key
+    run = launched["reexecuted"]
+    first_status = stack.wait_for_terminal(run.import_id, api_key=key)
+    (first,) = receipts(run.receiver, 1)
+    assert_matches_status(first.payload, first_status)
+
+    runs = dagster_graphql(stack, RUNS_OF_IMPORT, importId=run.import_id)["runsOrError"]
+    (parent,) = runs["results"]
+    assert first.payload["runId"] == parent["runId"]
+
+    # What the Dagster UI's "Re-execute all" button sends.
+    launched_run = dagster_graphql(stack, REEXECUTE, parentRunId=parent["runId"])
+    answer = launched_run["launchRunReexecution"]
+    assert answer["__typename"] == "LaunchRunSuccess", answer
+    child_id = answer["run"]["runId"]
+
+    # The status endpoint follows the new run once it has ended.
+    def status_of_new_run() -> dict[str, Any] | None:
+        status: dict[str, Any] = api_get(stack, key, f"/v1/imports/{run.import_id}/status")
+        ended = status["status"] in TERMINAL and status["completedAt"] is not None
+        moved = ended and completed_at(status) > completed_at(first_status)
+        return status if moved else None
+
+    second_status = wait_for("the re-executed run's status", status_of_new_run, 90)
+    first_again, second = receipts(run.receiver, 2)
+    assert first_again == first
+    assert second.webhook_id != first.webhook_id
+    assert second.payload["runId"] == child_id
+    assert_matches_status(second.payload, second_status)
+
+    events = final_deliveries(stack, key, run.import_id, events=2)
+    assert [(e["id"], e["runId"], e["state"]) for e in events] == [
+        (first.webhook_id, parent["runId"], "delivered"),
+        (second.webhook_id, child_id, "delivered"),
+    ]
+
+
+# --- on two stacks of our own: one we restart, one that refuses private targets ------------------
+
+
+@dataclass(frozen=True)
+class OwnStacks:
+    restartable: Stack  # private targets allowed (the default), a longer webhook timeout
+    private_off: Stack  # `oliai up --no-webhook-allow-private`
+
+
+@pytest.fixture(scope="module")
+def own_stacks(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OwnStacks]:
+    """Started side by side and stopped side by side: each start or stop takes many seconds."""
+    stacks = OwnStacks(
+        restartable=make_stack(
+            tmp_path_factory.mktemp("webhooks-restartable") / "data",
+            OLIAI_WEBHOOK_TIMEOUT_SECONDS=str(OWN_STACK_TIMEOUT_S),
+        ),
+        private_off=make_stack(
+            tmp_path_factory.mktemp("webhooks-private-off") / "data",
+            extra_args=["--no-webhook-allow-private"],
+        ),
+    )
+    both = (stacks.restartable, stacks.private_off)
+    try:
+        with ThreadPoolExecutor(len(both)) as pool:
+            for started in [pool.submit(stack.start) for stack in both]:
+                started.result()
+        yield stacks
+    finally:
+        with ThreadPoolExecutor(len(both)) as pool:
+            list(pool.map(Stack.stop, both))
+
+
+@pytest.fixture
+def own_stack(own_stacks: OwnStacks) -> Stack:
+    return own_stacks.restartable
+
+
+@pytest.fixture
+def private_off_stack(own_stacks: OwnStacks) -> Stack:
+    return own_stacks.private_off
+
+
+def test_hanging_receiver_does_not_delay_other_imports(own_stack: Stack) -> None:
+    stack = own_stack
+    secret = secret_of(stack, "demo")
+    with (
+        contextlib.closing(Receiver(secret, [HANG])) as hanging,
+        contextlib.closing(Receiver(secret)) as quick,
+    ):
+        a = post(stack, stack.api_key, {"contacts": contacts(101), "webhookUrl": hanging.url})
+        (held,) = receipts(hanging, 1)  # A's attempt is now hanging, inside a finished tick
+        b = post(stack, stack.api_key, {"contacts": contacts(102), "webhookUrl": quick.url})
+        b_status = stack.wait_for_terminal(b)
+        (b_receipt,) = receipts(quick, 1)
+
+        assert b_receipt.payload["importId"] == b
+        assert b_receipt.at - completed_at(b_status) < DELIVERY_BOUND_S
+        # B arrived while A's attempt was still hanging (nothing recorded for A yet).
+        assert b_receipt.at - held.at < OWN_STACK_TIMEOUT_S
+        (a_event,) = deliveries(stack, stack.api_key, a)
+        assert a_event["attempts"] == []
+
+        # A's attempt ends at its timeout, as a retry.
+        def a_attempt() -> dict[str, Any] | None:
+            (event,) = deliveries(stack, stack.api_key, a)
+            return event if event["attempts"] else None
+
+        a_event = wait_for("A's attempt to time out", a_attempt, OWN_STACK_TIMEOUT_S + 15)
+        (attempt,) = a_event["attempts"]
+        assert attempt["outcome"] == "retry"
+        assert attempt["error"] == f"no complete response within {OWN_STACK_TIMEOUT_S} s"
+        assert attempt["durationMs"] >= OWN_STACK_TIMEOUT_S * 1000 * 0.95
+        assert a_event["state"] == "pending"
+        assert a_event["nextAttemptAt"] is not None
+
+
+def test_event_survives_a_restart_and_is_delivered_once(own_stack: Stack) -> None:
+    stack = own_stack
+    secret = secret_of(stack, "demo")
+    with (
+        contextlib.closing(Receiver(secret, [Reply(503)])) as refusing,
+        contextlib.closing(Receiver(secret)) as accepting,
+    ):
+        # R: refused before the restart, so its event waits with an attempt recorded.
+        r = post(stack, stack.api_key, {"contacts": contacts(201), "webhookUrl": refusing.url})
+        wait_for(
+            "R's first attempt to be recorded",
+            lambda: any(event["attempts"] for event in deliveries(stack, stack.api_key, r)),
+            60,
+        )
+        # Q: the whole stack stops the moment Q's import ends, before or while it is delivered.
+        q = post(stack, stack.api_key, {"contacts": contacts(202), "webhookUrl": accepting.url})
+        with stack.client() as client:
+            wait_for(
+                "Q to end",
+                lambda: client.get(f"/v1/imports/{q}/status").json()["status"] in TERMINAL,
+                90,
+            )
+        stack.stop()
+        refusing.replies = [Reply(200)]
+        before_restart = (len(refusing.snapshot()), len(accepting.snapshot()))
+
+        stack.start()
+        (r_event,) = final_deliveries(stack, stack.api_key, r)
+        (q_event,) = final_deliveries(stack, stack.api_key, q)
+        time.sleep(NEXT_TICKS_S)  # long enough for a duplicate to show up
+
+        r_receipts, q_receipts = refusing.snapshot(), accepting.snapshot()
+        assert {x.webhook_id for x in r_receipts} == {r_event["id"]}
+        assert [x.answered for x in r_receipts] == [503] * (len(r_receipts) - 1) + [200]
+        assert len(r_receipts) > before_restart[0]  # its 200 came after the restart
+        assert r_event["state"] == "delivered"
+        assert attempts_of(r_event)[-1][1:] == ("delivered", 200)
+        assert len(r_event["attempts"]) == len(r_receipts)
+
+        assert [x.webhook_id for x in q_receipts] == [q_event["id"]], (before_restart, q_event)
+        assert q_event["state"] == "delivered"
+        assert attempts_of(q_event) == [(1, "delivered", 200)]
+
+
+@pytest.fixture
+def canaries() -> Iterator[tuple[int, list[Canary]]]:
+    """Listeners on 127.0.0.1 and [::1] (where available), on one port."""
+    v4 = Canary("127.0.0.1", 0, socket.AF_INET)
+    listening = [v4]
+    port = v4.server_address[1]
+    with contextlib.suppress(OSError):
+        listening.append(Canary("::1", port, socket.AF_INET6))
+    yield port, listening
+    for canary in listening:
+        canary.close()
+
+
+def test_private_targets_are_blocked_at_delivery(
+    private_off_stack: Stack, canaries: tuple[int, list[Canary]]
+) -> None:
+    stack = private_off_stack
+    port, listening = canaries
+    urls = [
+        f"http://127.0.0.1:{port}/hook",
+        f"http://localhost:{port}/hook",
+        f"http://2130706433:{port}/hook",  # 127.0.0.1 as one decimal number
+        f"http://[::1]:{port}/hook",
+        "http://169.254.169.254/latest/meta-data/",  # the cloud metadata endpoint
+    ]
+    imports = {
+        url: post(stack, stack.api_key, {"contacts": contacts(301 + n), "webhookUrl": url})
+        for n, url in enumerate(urls)
+    }
+    for url, import_id in imports.items():
+        (event,) = final_deliveries(stack, stack.api_key, import_id)
+        assert event["state"] == "blocked", url
+        assert event["url"] == url
+        assert attempts_of(event) == [(1, "blocked", None)], url
+        error = event["attempts"][0]["error"]
+        assert "which is loopback" in error or "which is link-local" in error, error
+    assert [canary.connections for canary in listening] == [0] * len(listening)
+
+
+# --- the sensor against a real control store and receiver, without the stack ---------------------
+
+
+def test_a_tick_claims_no_more_than_the_dispatcher_can_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Events beyond the free attempt slots stay unclaimed: claimed, they would queue behind slow
+    receivers while their leases ran out, and be claimed and attempted a second time."""
+    monkeypatch.setattr(sensors, "TICK_WAIT_S", 0.1)
+    url = f"sqlite:///{tmp_path / 'control.db'}"
+    store = ControlStore.from_url(url)
+    secret = store.ensure_organization("org")
+    delivery = sensors.WebhookDelivery(
+        control_store_url=url, allow_private=True, timeout_seconds=2.0, concurrency=2
+    )
+
+    def leased() -> int:
+        with store.engine.connect() as conn:
+            query = sa.select(sa.func.count()).where(webhook_events.c.lease_until.is_not(None))
+            return int(conn.scalar(query) or 0)
+
+    with (
+        contextlib.closing(Receiver(secret, [HANG])) as hanging,
+        DagsterInstance.ephemeral() as instance,
+    ):
+        for n in range(5):
+            store.enqueue_webhook(
+                event_id=f"msg_{n}",
+                import_id=f"imp_{n}",
+                org_id="org",
+                run_id=f"run-{n}",
+                url=hanging.url,
+                payload=json.dumps({"n": n}),
+            )
+
+        def tick() -> None:
+            context = build_sensor_context(
+                instance=instance, resources={"webhook_delivery": delivery}
+            )
+            sensors.import_webhooks(context)
+
+        tick()
+        receipts(hanging, 2, timeout_s=5)
+        assert leased() == 2
+        tick()  # both slots still busy: nothing more is claimed
+        time.sleep(0.5)
+        assert len(hanging.snapshot()) == 2
+        assert leased() == 2
+
+        wait_for("the hanging attempts to time out", lambda: leased() == 0, 10)
+        tick()
+        got = receipts(hanging, 4, timeout_s=5)
+        assert len({receipt.webhook_id for receipt in got}) == 4
+        assert leased() == 2
+    store.dispose()
