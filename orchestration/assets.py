@@ -4,6 +4,7 @@ One run per import: every materialization carries the import id and its counts a
 the asset catalogue doubles as an import log.
 """
 
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -130,10 +131,17 @@ def warehouse_tables(
         total=valid.height + failed,
         failed=failed,
     )
+    asked = time.monotonic()
     with warehouse.connect() as con:
+        # Both lines are logged while this run holds the file: the window other writers stay out
+        # of. A long wait means another writer held it (the pool is not a strict mutex on SQLite).
+        context.log.info(
+            f"{config.import_id}: writing the warehouse (waited {time.monotonic() - asked:.2f} s)"
+        )
         counts = apply_import(con, batch, datetime.now(UTC))
+        context.log.info(f"{config.import_id}: warehouse written {counts.as_dict()}")
     context.instance.add_run_tags(
-        context.run.run_id, tags.count_tags(context.run_id, counts.as_dict())
+        context.run.run_id, tags.count_tags(context.run.run_id, counts.as_dict())
     )
     for name in WAREHOUSE_TABLES:
         yield MaterializeResult(
