@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from litestar import Litestar, Request
@@ -12,16 +13,23 @@ from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
+from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.static_files import create_static_files_router
+from litestar.template.config import TemplateConfig
 
 from api.auth import authenticate
 from api.controllers.health import HealthController
 from api.controllers.imports import ImportsController
+from api.controllers.ui import UIController, root
 from api.dagster_gateway import DagsterGateway
 from api.problems import Problem, internal_error_handler, problem_details_plugin
 from api.services import ImportService
 from api.submitter import RunSubmitter
+from api.ui_auth import LoginThrottle, csrf_middleware, session_config, session_store
 from orchestration.control_store import ControlStore
 from orchestration.settings import Settings
+
+UI_DIR = Path(__file__).parent
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
@@ -30,9 +38,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
     gateway = DagsterGateway(settings.resolved_dagster_url, str(settings.dagster_home))
     submitter = RunSubmitter(store, gateway)
     service = ImportService(store, gateway, submitter, settings.landing_dir, settings.staging_dir)
+    login_throttle = LoginThrottle()
+    sessions = session_store(settings.resolved_data_dir)
 
     @asynccontextmanager
     async def lifespan(_app: Litestar) -> AsyncIterator[None]:
+        await sessions.delete_expired()
         submitter.start()
         submitter.notify()  # anything accepted before a crash goes out first
         try:
@@ -58,19 +69,36 @@ def create_app(settings: Settings | None = None) -> Litestar:
     rate_limit = RateLimitConfig(
         rate_limit=("minute", settings.rate_limit_per_minute),
         identifier_for_request=rate_limit_identifier,
-        exclude=["/health", "/schema"],
+        exclude=["/health", "/schema", "^/ui/", "^/static/"],
     )
     return Litestar(
-        route_handlers=[ImportsController, HealthController],
+        route_handlers=[
+            ImportsController,
+            HealthController,
+            UIController,
+            root,
+            create_static_files_router(
+                path="/static", directories=[UI_DIR / "static"], include_in_schema=False
+            ),
+        ],
         dependencies={
             "org_id": Provide(org_for_request, sync_to_thread=True),
             "import_service": Provide(lambda: service, sync_to_thread=False),
             "store": Provide(lambda: store, sync_to_thread=False),
             "gateway": Provide(lambda: gateway, sync_to_thread=False),
+            "login_throttle": Provide(lambda: login_throttle, sync_to_thread=False),
+            "dagster_url": Provide(lambda: settings.resolved_dagster_url, sync_to_thread=False),
         },
         plugins=[problem_details_plugin(settings.max_body_bytes)],
         exception_handlers={Exception: internal_error_handler},
-        middleware=[rate_limit.middleware],
+        # Rate limit, then the UI's session, then CSRF (which may need to read the form).
+        middleware=[
+            rate_limit.middleware,
+            session_config(settings.cookie_secure).middleware,
+            csrf_middleware(settings.resolved_data_dir, settings.cookie_secure),
+        ],
+        stores={"sessions": sessions},
+        template_config=TemplateConfig(directory=UI_DIR / "templates", engine=JinjaTemplateEngine),
         lifespan=[lifespan],
         request_max_body_size=settings.max_body_bytes,
         openapi_config=OpenAPIConfig(

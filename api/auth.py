@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from litestar import Request
 
 from api.problems import Problem
@@ -18,6 +20,11 @@ def _presented_key(request: Request) -> str | None:
             return credentials.strip()
         return None
     return request.headers.get("x-api-key")
+
+
+def has_api_key_header(raw_headers: Mapping[bytes, bytes]) -> bool:
+    """Whether the request presents an API-key style credential (ASGI scope headers)."""
+    return b"authorization" in raw_headers or b"x-api-key" in raw_headers
 
 
 def unauthorized(detail: str) -> Problem:

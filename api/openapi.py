@@ -9,28 +9,28 @@ from litestar.openapi import ResponseSpec
 from litestar.openapi.spec import (
     OpenAPIFormat,
     OpenAPIMediaType,
+    OpenAPIResponse,
     OpenAPIType,
     Operation,
     RequestBody,
     Schema,
 )
 
-from api.schemas import MAX_CONTACTS, ProblemDocument
+from api.schemas import MAX_CONTACTS, ProblemDocument, RowErrorList
 from orchestration.examples import SEED_EXAMPLE
 
 _STRING = Schema(type=OpenAPIType.STRING)
-# Row rules are row-level: a contact missing `name` is a failed row, not a rejected request,
-# so the item schema documents the fields without requiring them.
+# Row rules are row-level: a contact missing `name`, or with a number for `phoneNumber`, is a
+# failed row, not a rejected request. So the item schema documents the fields without requiring
+# them or constraining their JSON types: any value is accepted, and the row rules judge it.
 CONTACT = Schema(
     type=OpenAPIType.OBJECT,
     description="`name` and `phoneNumber` are needed for the row to import; any other key "
-    "becomes metadata.",
+    "becomes metadata. A missing or invalid field makes the row fail, not the request.",
     properties={
-        "name": Schema(type=OpenAPIType.STRING, description="Full name, at most 256 characters."),
-        "phoneNumber": Schema(
-            type=OpenAPIType.STRING, description="With a leading +; stored as E.164."
-        ),
-        "language": Schema(type=OpenAPIType.STRING, description="BCP 47 tag, e.g. hi-IN."),
+        "name": Schema(description="Full name: a string, at most 256 characters."),
+        "phoneNumber": Schema(description="A string with a leading +; stored as E.164."),
+        "language": Schema(description="Optional string: a BCP 47 tag, e.g. hi-IN."),
     },
     additional_properties=True,
 )
@@ -71,6 +71,31 @@ class BulkImportOperation(Operation):
             content={"application/json": OpenAPIMediaType(schema=BULK_IMPORT_REQUEST)},
             required=True,
         )
+
+
+ROW_ERRORS_CSV = Schema(
+    type=OpenAPIType.STRING,
+    description="Every row error as CSV, with the header row_index,field,code,message,value.",
+)
+
+
+@dataclass
+class ImportErrorsOperation(Operation):
+    """The errors page is JSON, or CSV with `?format=csv` or `Accept: text/csv`."""
+
+    def __post_init__(self) -> None:
+        ok = (self.responses or {})["200"]
+        assert isinstance(ok, OpenAPIResponse)
+        assert ok.content is not None
+        ok.content["text/csv"] = OpenAPIMediaType(schema=ROW_ERRORS_CSV)
+
+
+ROW_ERRORS_RESPONSE = {
+    200: ResponseSpec(
+        data_container=RowErrorList,
+        description="A page of the import's row errors, or all of them as CSV",
+    )
+}
 
 
 PROBLEM_DESCRIPTIONS = {

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import msgspec
 
 MAX_CONTACTS = 10_000
+MAX_FILE_CONTACTS = 100_000  # a file uploaded in the Contacts UI
 
 
 class BulkImportRequest(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
@@ -16,6 +17,14 @@ class BulkImportRequest(msgspec.Struct, rename="camel", forbid_unknown_fields=Tr
     contacts: Annotated[list[dict[str, Any]], msgspec.Meta(min_length=1, max_length=MAX_CONTACTS)]
     audience_id: Annotated[str, msgspec.Meta(min_length=1, max_length=255)] | None = None
     webhook_url: Annotated[str, msgspec.Meta(min_length=1, max_length=2048)] | None = None
+
+
+class FileImportRequest(BulkImportRequest):
+    """The body the Contacts UI builds from an uploaded file: the same, up to 100,000 contacts."""
+
+    contacts: Annotated[
+        list[dict[str, Any]], msgspec.Meta(min_length=1, max_length=MAX_FILE_CONTACTS)
+    ]
 
 
 class ImportAccepted(msgspec.Struct, rename="camel"):
@@ -109,3 +118,28 @@ class ProblemDocument(msgspec.Struct, omit_defaults=True):
     type: str = "about:blank"
     detail: str | None = None
     errors: list[FieldProblem] | None = None
+
+
+class DryRunRow(msgspec.Struct, rename="camel"):
+    """A row that passes the row rules, as the import would store it."""
+
+    row_index: int
+    phone_number: str
+    name: str
+    language: str | None
+    metadata: dict[str, Any]
+
+
+class DryRunReport(msgspec.Struct, rename="camel"):
+    """`?dryRun=true`: the row rules applied to the request; nothing is created.
+
+    `rows` lists the valid rows (normalized), `errors` every row error. Whether a valid row
+    would create or update a contact depends on the warehouse, so it is not reported.
+    """
+
+    total: int
+    valid: int
+    failed: int
+    error_count: int
+    rows: list[DryRunRow]
+    errors: list[RowError]

@@ -7,11 +7,15 @@ import secrets
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import polars as pl
 
 from api.dagster_gateway import DagsterGateway, RunView
 from api.problems import Problem
 from api.schemas import (
+    MAX_CONTACTS,
+    DryRunReport,
+    DryRunRow,
     ImportAccepted,
     ImportStatusView,
     ImportSummary,
@@ -23,6 +27,7 @@ from api.validation import decode_bulk_request
 from orchestration import landing, staging
 from orchestration.control_store import ControlStore, IdempotencyConflict, ImportRecord
 from orchestration.status import TERMINAL, ImportStatus, import_outcome
+from transforms import contacts_frame, normalize_contacts
 
 
 def not_found(import_id: str) -> Problem:
@@ -45,8 +50,16 @@ class ImportService:
         self._landing_dir = landing_dir
         self._staging_dir = staging_dir
 
-    def accept_bulk(self, org_id: str, body: bytes, idempotency_key: str | None) -> ImportAccepted:
-        request = decode_bulk_request(body)
+    def accept_bulk(
+        self,
+        org_id: str,
+        body: bytes,
+        idempotency_key: str | None,
+        max_contacts: int = MAX_CONTACTS,
+    ) -> ImportAccepted:
+        """The bulk endpoint's path; the Contacts UI's file upload takes it too, with the file
+        limit (`MAX_FILE_CONTACTS`) instead of the JSON API's 10,000."""
+        request = decode_bulk_request(body, max_contacts)
         if not self._gateway.reachable():
             raise Problem(
                 503,
@@ -81,6 +94,42 @@ class ImportService:
         self._submitter.notify()
         return ImportAccepted(import_id=import_id, status=ImportStatus.PENDING.value, total=total)
 
+    def dry_run(self, body: bytes) -> DryRunReport:
+        """The row rules on a bulk body, exactly as the import would apply them; writes nothing.
+
+        The same request-level checks as `accept_bulk` (so the same problems) but no store, no
+        landing file and no Dagster: a dry run works while the orchestrator is down.
+        """
+        request = decode_bulk_request(body)
+        normalized = normalize_contacts(contacts_frame(request.contacts))
+        valid = normalized.valid
+        metadata = msgspec.json.decode(
+            b"[" + ",".join(valid["metadata"].to_list()).encode() + b"]",
+            type=list[dict[str, Any]],
+        )
+        rows = [
+            DryRunRow(
+                row_index=row_index,
+                phone_number=phone_number,
+                name=name,
+                language=language,
+                metadata=meta,
+            )
+            for (row_index, phone_number, name, language), meta in zip(
+                valid.select("row_index", "phone_number", "name", "language").iter_rows(),
+                metadata,
+                strict=True,
+            )
+        ]
+        return DryRunReport(
+            total=normalized.total,
+            valid=valid.height,
+            failed=normalized.failed,
+            error_count=normalized.errors.height,
+            rows=rows,
+            errors=[RowError(**row) for row in normalized.errors.iter_rows(named=True)],
+        )
+
     def _replay(self, existing: ImportRecord, request_hash: str) -> ImportAccepted:
         if existing.request_hash != request_hash:
             raise Problem(
@@ -113,19 +162,21 @@ class ImportService:
 
     def history(self, org_id: str, page: int, limit: int) -> tuple[list[ImportSummary], int]:
         records, total = self._store.list_imports(org_id, offset=(page - 1) * limit, limit=limit)
-        summaries = []
-        for record in records:
-            run = self._gateway.latest_run(record.id)
-            view = _status_view(record, run)
-            summaries.append(
-                ImportSummary(
-                    **{field: getattr(view, field) for field in view.__struct_fields__},
-                    created_at=record.created_at,
-                    audience_id=record.audience_id,
-                    run_id=run.run_id if run else None,
-                )
-            )
-        return summaries, total
+        return [self._summary(record) for record in records], total
+
+    def summary(self, org_id: str, import_id: str) -> ImportSummary:
+        """One import as `GET /v1/imports` lists it (the Contacts UI's detail page)."""
+        return self._summary(self._record(org_id, import_id))
+
+    def _summary(self, record: ImportRecord) -> ImportSummary:
+        run = self._gateway.latest_run(record.id)
+        view = _status_view(record, run)
+        return ImportSummary(
+            **{field: getattr(view, field) for field in view.__struct_fields__},
+            created_at=record.created_at,
+            audience_id=record.audience_id,
+            run_id=run.run_id if run else None,
+        )
 
     def webhook_deliveries(self, org_id: str, import_id: str) -> list[dict[str, Any]]:
         self._record(org_id, import_id)

@@ -1,8 +1,10 @@
-"""`oliai`: start the stack, manage API keys and webhook secrets, query the warehouse."""
+"""`oliai`: start the stack, manage API keys and webhook secrets, query the warehouse, import
+large contact files."""
 
 from __future__ import annotations
 
 import json
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -17,8 +19,10 @@ app = typer.Typer(
 )
 keys_app = typer.Typer(help="API keys (shown once; only a hash is stored).", no_args_is_help=True)
 webhooks_app = typer.Typer(help="Webhook signing secrets.", no_args_is_help=True)
+users_app = typer.Typer(help="Contacts UI users (sign in at /ui).", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 app.add_typer(webhooks_app, name="webhooks")
+app.add_typer(users_app, name="users")
 
 DataDir = Annotated[
     Path | None,
@@ -86,6 +90,40 @@ def keys_revoke(key_id: str, data_dir: DataDir = None) -> None:
         typer.echo(f"No active key {key_id}.", err=True)
         raise typer.Exit(1)
     typer.echo(f"Revoked {key_id}.")
+
+
+@users_app.command("create")
+def users_create(
+    org: Annotated[str, typer.Option("--org", help="Organization id (created if new).")],
+    email: Annotated[str, typer.Option("--email", help="Sign-in email (unique).")],
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from stdin's first line.")
+    ] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Create a Contacts UI user of ORG; the password is prompted twice (or read from stdin)."""
+    import sys
+
+    from orchestration.control_store import UserExists
+    from orchestration.passwords import hash_password, password_problem
+
+    if "@" not in email.strip(" @"):
+        typer.echo(f"{email!r} is not an email address.", err=True)
+        raise typer.Exit(2)
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    problem = password_problem(password)
+    if problem:
+        typer.echo(problem, err=True)
+        raise typer.Exit(2)
+    try:
+        user = _store(_settings(data_dir)).create_user(org, email, hash_password(password))
+    except UserExists:
+        typer.echo(f"A user {email.strip().lower()} already exists.", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"User {user.id} ({user.email}) of organization {user.org_id} created.")
 
 
 @webhooks_app.command("secret")
@@ -181,3 +219,92 @@ def up(
         # Neither flag nor environment chose: the local stack talks to local receivers.
         settings = settings.model_copy(update={"webhook_allow_private": True})
     raise typer.Exit(run_stack(settings))
+
+
+class WaitModeChoice(StrEnum):
+    poll = "poll"
+    webhook = "webhook"
+
+
+@app.command("import")
+def import_file(
+    file: Annotated[
+        Path, typer.Argument(help="A .csv/.tsv, .ndjson/.jsonl, .json (array) or .xlsx file.")
+    ],
+    api_key: Annotated[
+        str, typer.Option("--api-key", envvar="OLIAI_API_KEY", help="The organization's API key.")
+    ],
+    api_url: Annotated[
+        str, typer.Option("--api-url", envvar="OLIAI_API_URL", help="The API's base URL.")
+    ] = "http://127.0.0.1:8000",
+    batch_size: Annotated[
+        int, typer.Option("--batch-size", min=1, max=10_000, help="Contacts per request.")
+    ] = 5_000,
+    audience_id: Annotated[
+        str | None, typer.Option("--audience-id", help="Add every contact to this audience.")
+    ] = None,
+    webhook_url: Annotated[
+        str | None,
+        typer.Option(
+            "--webhook-url",
+            help="Sent with every batch. With --wait-mode webhook: the URL at which the API "
+            "reaches this command's receiver (default http://LISTEN/oliai/import-completed).",
+        ),
+    ] = None,
+    wait_mode: Annotated[
+        WaitModeChoice,
+        typer.Option(
+            "--wait-mode",
+            help="poll: poll each batch's status with backoff. webhook: wait for the signed "
+            "import.completed on a local receiver (polling every 10 s as the fallback).",
+        ),
+    ] = WaitModeChoice.poll,
+    webhook_secret: Annotated[
+        str | None,
+        typer.Option(
+            "--webhook-secret",
+            envvar="OLIAI_WEBHOOK_SECRET",
+            help="whsec_... secret that verifies webhooks (`oliai webhooks secret --org ORG`).",
+        ),
+    ] = None,
+    listen: Annotated[
+        str, typer.Option("--listen", help="HOST:PORT of the webhook receiver (0: any port).")
+    ] = "127.0.0.1:0",
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Validate and normalize only; create nothing.")
+    ] = False,
+    continue_on_error: Annotated[
+        bool, typer.Option("--continue-on-error", help="Go on after a batch ends FAILED.")
+    ] = False,
+    batch_timeout: Annotated[
+        float, typer.Option("--batch-timeout", help="Seconds to wait for one batch to finish.")
+    ] = 3600.0,
+    as_json: AsJson = False,
+) -> None:
+    """Import a large file in batches, one after another; resumable (re-run the same command).
+
+    Exit codes: 0 done, 1 done with failed rows, 2 bad input, 3 a batch FAILED, 4 API error, 130
+    interrupted (docs/batch-import.md).
+    """
+    from api.batch_console import import_command
+    from api.batch_import import BatchImportOptions, WaitMode
+
+    host, _, port = listen.rpartition(":")
+    if not host or not port.isdigit():
+        typer.echo(f"--listen must be HOST:PORT, not {listen!r}.", err=True)
+        raise typer.Exit(2)
+    options = BatchImportOptions(
+        path=file,
+        batch_size=batch_size,
+        audience_id=audience_id,
+        webhook_url=webhook_url,
+        wait_mode=WaitMode(wait_mode.value),
+        webhook_secret=webhook_secret,
+        listen_host=host,
+        listen_port=int(port),
+        continue_on_error=continue_on_error,
+        batch_timeout_s=batch_timeout,
+    )
+    raise typer.Exit(
+        import_command(options, api_url=api_url, api_key=api_key, dry_run=dry_run, as_json=as_json)
+    )

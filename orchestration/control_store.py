@@ -1,5 +1,5 @@
 """The control store: organizations, API key hashes, webhook secrets, accepted imports
-(the submission outbox and history), and webhook deliveries.
+(the submission outbox and history), webhook deliveries, and the Contacts UI's users and uploads.
 
 SQLAlchemy Core on a URL: a SQLite file by default, Postgres when scaled out. The API and the
 Dagster sensor both write here, so SQLite runs in WAL mode with a busy timeout.
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -104,6 +105,32 @@ webhook_attempts = sa.Table(
 )
 
 
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("org_id", sa.ForeignKey("organizations.id"), nullable=False, index=True),
+    sa.Column("email", sa.String(320), nullable=False, unique=True),  # stored lowercased
+    sa.Column("password_hash", sa.Text, nullable=False),  # Argon2id, PHC string
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+# A file imported through the Contacts UI: who uploaded what, and where each contact came from.
+# `row_map` is JSON `[[first_index, first_row, length], ...]`: runs of contacts whose file rows
+# are consecutive (a plain CSV is one run), so 100,000 rows cost a few bytes.
+uploads = sa.Table(
+    "uploads",
+    metadata,
+    sa.Column("import_id", sa.String(40), primary_key=True),
+    sa.Column("org_id", sa.String(64), nullable=False),
+    sa.Column("user_id", sa.String(32), nullable=False),
+    sa.Column("file_name", sa.String(255), nullable=False),
+    sa.Column("file_format", sa.String(16), nullable=False),
+    sa.Column("row_map", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+
 @dataclass(frozen=True)
 class WebhookEvent:
     id: str
@@ -147,6 +174,27 @@ class ImportRecord:
     request_hash: str
     submitted_at: datetime | None
     run_id: str | None
+
+
+@dataclass(frozen=True)
+class UserRecord:
+    id: str
+    org_id: str
+    email: str
+    password_hash: str
+
+
+@dataclass(frozen=True)
+class UploadRecord:
+    import_id: str
+    user_id: str
+    file_name: str
+    file_format: str
+    row_map: list[list[int]]
+
+
+class UserExists(Exception):
+    """A user with this email already exists (emails are unique across organizations)."""
 
 
 class IdempotencyConflict(Exception):
@@ -326,6 +374,97 @@ class ControlStore:
         if row is None or not hmac.compare_digest(row.key_hash, key_hash):
             return None
         return str(row.org_id)
+
+    # Contacts UI users and uploads
+
+    def create_user(self, org_id: str, email: str, password_hash: str) -> UserRecord:
+        """Raises UserExists if the email (compared lowercased) is taken."""
+        self.ensure_organization(org_id)
+        user = UserRecord(
+            id="usr_" + secrets.token_hex(8),
+            org_id=org_id,
+            email=email.strip().lower(),
+            password_hash=password_hash,
+        )
+        try:
+            with self._begin() as conn:
+                conn.execute(
+                    users.insert().values(
+                        id=user.id,
+                        org_id=user.org_id,
+                        email=user.email,
+                        password_hash=user.password_hash,
+                        created_at=utcnow(),
+                    )
+                )
+        except sa.exc.IntegrityError:
+            raise UserExists(user.email) from None
+        return user
+
+    def _user_where(self, *criteria: Any) -> UserRecord | None:
+        with self._begin() as conn:
+            row = conn.execute(sa.select(users).where(*criteria)).first()
+        if row is None:
+            return None
+        return UserRecord(
+            id=row.id, org_id=row.org_id, email=row.email, password_hash=row.password_hash
+        )
+
+    def user_by_email(self, email: str) -> UserRecord | None:
+        return self._user_where(users.c.email == email.strip().lower())
+
+    def get_user(self, user_id: str) -> UserRecord | None:
+        return self._user_where(users.c.id == user_id)
+
+    def set_password_hash(self, user_id: str, password_hash: str) -> None:
+        with self._begin() as conn:
+            conn.execute(
+                users.update().where(users.c.id == user_id).values(password_hash=password_hash)
+            )
+
+    def record_upload(
+        self,
+        *,
+        import_id: str,
+        org_id: str,
+        user_id: str,
+        file_name: str,
+        file_format: str,
+        row_map: list[list[int]],
+    ) -> None:
+        with self._begin() as conn:
+            conn.execute(
+                uploads.insert().values(
+                    import_id=import_id,
+                    org_id=org_id,
+                    user_id=user_id,
+                    file_name=file_name[:255],
+                    file_format=file_format,
+                    row_map=json.dumps(row_map, separators=(",", ":")),
+                    created_at=utcnow(),
+                )
+            )
+
+    def uploads_for(self, org_id: str, import_ids: list[str]) -> dict[str, UploadRecord]:
+        """The upload behind each of these imports, for those that came from a file."""
+        if not import_ids:
+            return {}
+        with self._begin() as conn:
+            rows = conn.execute(
+                sa.select(uploads).where(
+                    uploads.c.org_id == org_id, uploads.c.import_id.in_(import_ids)
+                )
+            ).all()
+        return {
+            row.import_id: UploadRecord(
+                import_id=row.import_id,
+                user_id=row.user_id,
+                file_name=row.file_name,
+                file_format=row.file_format,
+                row_map=json.loads(row.row_map),
+            )
+            for row in rows
+        }
 
     # Imports: reservation, acceptance, submission outbox, history
 

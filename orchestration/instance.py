@@ -49,6 +49,38 @@ def prepare_instance(dagster_home: Path) -> None:
         instance.get_run_records(limit=1)
 
 
+def fail_interrupted_runs(dagster_home: Path) -> list[str]:
+    """Mark as failed the runs a previous stack left in flight; returns their ids.
+
+    Call it before the stack starts. Every run worker is a descendant of a process `oliai up`
+    started, and stopping `oliai up` (or one of its children dying) kills those process groups,
+    so no run can still be alive. Dagster cannot tell by itself: the default run launcher has no
+    worker health check, so such a run would stay STARTED for ever (its import PROCESSING), and
+    one that held the warehouse pool's only slot would block every later import. Failed, the
+    import shows FAILED, gets its webhook, and can be re-executed. Queued runs are left queued.
+    """
+    from dagster import DagsterInstance, DagsterRunStatus, DefaultRunLauncher, RunsFilter
+
+    in_flight = [
+        DagsterRunStatus.NOT_STARTED,
+        DagsterRunStatus.STARTING,
+        DagsterRunStatus.STARTED,
+        DagsterRunStatus.CANCELING,
+    ]
+    with DagsterInstance.from_config(str(dagster_home)) as instance:
+        if not isinstance(instance.run_launcher, DefaultRunLauncher):
+            return []  # runs live elsewhere (containers, pods): not ours to judge
+        runs = instance.get_runs(RunsFilter(statuses=in_flight))
+        for run in runs:
+            instance.report_run_failed(
+                run,
+                "The stack stopped while this run was in flight and its process is gone; "
+                "re-execute the run to process the import.",
+            )
+            instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+        return [run.run_id for run in runs]
+
+
 def write_instance_config(dagster_home: Path) -> Path:
     """(Re)writes dagster.yaml so an upgrade of the stack also upgrades its tuning."""
     dagster_home.mkdir(parents=True, exist_ok=True)

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-import orjson
+import msgspec
 
 
 def landing_path(landing_dir: Path, org_id: str, import_id: str) -> Path:
@@ -37,7 +37,11 @@ def land_request(landing_dir: Path, org_id: str, import_id: str, body: bytes) ->
 
 
 def read_landed_contacts(path: Path) -> list[dict[str, Any]]:
-    """The `contacts` array of a landed request (its shape was validated by the API)."""
-    request = orjson.loads(path.read_bytes())
+    """The `contacts` array of a landed request (its shape was validated by the API).
+
+    Decoded as the API decoded it (msgspec): integers beyond 64 bits stay exact, where orjson
+    would turn them into floats and change the contact's metadata.
+    """
+    request = msgspec.json.decode(path.read_bytes())
     contacts: list[dict[str, Any]] = request["contacts"]
     return contacts

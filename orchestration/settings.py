@@ -30,6 +30,10 @@ class Settings(BaseSettings):
     webhook_allow_private: bool = False
     webhook_timeout_seconds: float = 10.0
     webhook_concurrency: int = 16
+    cookie_secure: bool | None = Field(
+        default=None,
+        description="Contacts UI cookies' Secure flag; None: set it when the request is https.",
+    )
 
     @property
     def resolved_data_dir(self) -> Path:

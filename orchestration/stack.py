@@ -21,7 +21,7 @@ import httpx
 
 from orchestration.control_store import ControlStore
 from orchestration.examples import SEED_EXAMPLE
-from orchestration.instance import prepare_instance
+from orchestration.instance import fail_interrupted_runs, prepare_instance
 from orchestration.settings import Settings
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -217,6 +217,13 @@ def run_stack(settings: Settings) -> int:
     data_dir = settings.resolved_data_dir
     data_dir.mkdir(parents=True, exist_ok=True)
     prepare_instance(settings.dagster_home)
+    interrupted = fail_interrupted_runs(settings.dagster_home)
+    if interrupted:
+        print(
+            f"Marked {len(interrupted)} run(s) left in flight by the last stop as failed; "
+            "their imports show FAILED and can be re-executed.",
+            flush=True,
+        )
     store = ControlStore.from_url(settings.resolved_control_store_url)
     credentials = demo_credentials(settings, store)
     store.dispose()

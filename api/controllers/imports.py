@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import anyio
 from litestar import Controller, Request, Response, get, post
+from litestar.openapi import ResponseSpec
 from litestar.params import Parameter
-from litestar.status_codes import HTTP_202_ACCEPTED
+from litestar.response import Redirect
+from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED, HTTP_303_SEE_OTHER
 from msgspec import convert
 
-from api.openapi import BulkImportOperation, problem_responses
+from api.auth import authenticate, has_api_key_header, unauthorized
+from api.openapi import (
+    ROW_ERRORS_RESPONSE,
+    BulkImportOperation,
+    ImportErrorsOperation,
+    problem_responses,
+)
 from api.problems import Problem
 from api.schemas import (
+    DryRunReport,
     ImportAccepted,
     ImportList,
     ImportStatusView,
@@ -21,6 +30,9 @@ from api.schemas import (
     WebhookEventView,
 )
 from api.services import ImportService
+from api.ui_auth import session_user
+from api.uploads import MAX_UPLOAD_REQUEST_BYTES, accept_upload
+from orchestration.control_store import ControlStore
 
 Page = Annotated[int, Parameter(ge=1, le=1_000_000, description="Page number, from 1.")]
 Limit = Annotated[int, Parameter(ge=1, le=100, description="Items per page, at most 100.")]
@@ -37,7 +49,13 @@ class ImportsController(Controller):
         status_code=HTTP_202_ACCEPTED,
         summary="Import up to 10,000 contacts",
         operation_class=BulkImportOperation,
-        responses=problem_responses(400, 401, 409, 413, 415, 422, 429, 503),
+        responses={
+            HTTP_200_OK: ResponseSpec(
+                data_container=DryRunReport,
+                description="Dry run (`dryRun=true`): the row rules' results; nothing created",
+            ),
+            **problem_responses(400, 401, 409, 413, 415, 422, 429, 503),
+        },
     )
     async def create_bulk_import(
         self,
@@ -48,11 +66,21 @@ class ImportsController(Controller):
             str | None,
             Parameter(header="Idempotency-Key", min_length=1, max_length=255, required=False),
         ] = None,
-    ) -> ImportAccepted:
+        dry_run: Annotated[
+            bool,
+            Parameter(
+                query="dryRun",
+                required=False,
+                description="Validate and normalize only: answer 200 with every row's normalized "
+                "values and errors, and create nothing (no import, no key reservation).",
+            ),
+        ] = False,
+    ) -> Response[ImportAccepted]:
         """Accepts the contacts for asynchronous processing and answers 202 with the import id.
 
         Once the 202 is sent the import is durable. Row-level problems do not reject the
-        request; they become failed rows of the import.
+        request; they become failed rows of the import. With `dryRun=true` the same checks and
+        row rules run synchronously and the answer is 200 with per-row results.
         """
         content_type = request.headers.get("content-type", "")
         media_type = content_type.split(";")[0].strip().lower()
@@ -64,9 +92,14 @@ class ImportsController(Controller):
                 f"Send the body as application/json, not {content_type or 'no content type'!r}.",
             )
         body = await request.body()
-        return await anyio.to_thread.run_sync(
+        if dry_run:
+            report = await anyio.to_thread.run_sync(import_service.dry_run, body)
+            # Documented as the 200 response above; the annotation describes the 202.
+            return cast("Response[ImportAccepted]", Response(report, status_code=HTTP_200_OK))
+        accepted = await anyio.to_thread.run_sync(
             import_service.accept_bulk, org_id, body, idempotency_key
         )
+        return Response(accepted, status_code=HTTP_202_ACCEPTED)
 
     @get(
         "/{import_id:str}/status",
@@ -97,7 +130,8 @@ class ImportsController(Controller):
         "/{import_id:str}/errors",
         operation_id="listImportErrors",
         sync_to_thread=True,
-        responses=problem_responses(400, 401, 404, 429),
+        operation_class=ImportErrorsOperation,
+        responses={**ROW_ERRORS_RESPONSE, **problem_responses(400, 401, 404, 429)},
     )
     def list_import_errors(
         self,
@@ -141,15 +175,48 @@ class ImportsController(Controller):
     @post(
         "/upload",
         operation_id="uploadImportFile",
-        status_code=403,
-        responses=problem_responses(401, 403),
+        status_code=HTTP_202_ACCEPTED,
+        summary="Import a contacts file (Contacts UI session only)",
+        request_max_body_size=MAX_UPLOAD_REQUEST_BYTES,
+        responses=problem_responses(400, 401, 403, 413, 415, 422, 429, 503),
     )
-    async def upload_import_file(self, org_id: str) -> None:
-        """File imports are for the Contacts UI only; API keys get 403."""
-        raise Problem(
-            403,
-            "upload-not-available",
-            "File upload is not available with an API key",
-            "Use POST /v1/imports/api/bulk with a JSON body, or upload the file in the "
-            "Contacts UI.",
+    async def upload_import_file(
+        self,
+        request: Request[Any, Any, Any],
+        import_service: ImportService,
+        store: ControlStore,
+    ) -> Response[ImportAccepted]:
+        """File imports are for the Contacts UI only: API keys get 403.
+
+        With a Contacts UI session (and its CSRF token), a multipart `file` (CSV, .xlsx, JSON)
+        of up to 100,000 rows and 50 MiB becomes one import through the bulk endpoint's path;
+        optional fields `audienceId` and `webhookUrl`. See docs/ui.md.
+        """
+        if has_api_key_header(dict(request.scope["headers"])):
+            if request.state.get("org_id") is None:
+                await anyio.to_thread.run_sync(authenticate, request, store)  # 401 if bad
+            raise Problem(
+                403,
+                "upload-not-available",
+                "File upload is not available with an API key",
+                "Use POST /v1/imports/api/bulk with a JSON body, or upload the file in the "
+                "Contacts UI.",
+            )
+        user = await anyio.to_thread.run_sync(session_user, request, store)
+        if user is None:
+            raise unauthorized("Sign in to the Contacts UI to upload files; API keys cannot.")
+        accepted = await accept_upload(
+            request,
+            org_id=user.org_id,
+            user_id=user.id,
+            import_service=import_service,
+            store=store,
         )
+        if "application/json" not in request.headers.get("accept", "") and "text/html" in (
+            request.headers.get("accept", "")
+        ):  # a browser posting the form without JavaScript
+            return cast(
+                "Response[ImportAccepted]",
+                Redirect(f"/ui/imports/{accepted.import_id}", status_code=HTTP_303_SEE_OTHER),
+            )
+        return Response(accepted, status_code=HTTP_202_ACCEPTED)

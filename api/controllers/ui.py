@@ -1,0 +1,265 @@
+"""The Contacts UI: server-rendered pages under `/ui` for signed-in users (docs/ui.md).
+
+Pages call the same `ImportService` as the JSON API; the file itself goes to
+`POST /v1/imports/upload` (api/controllers/imports.py). Partials under `/ui/partials` are what
+the pages' few lines of JavaScript poll while an import runs.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Annotated, Any
+from urllib.parse import quote
+
+import anyio
+from litestar import Controller, Request, Response, get, post
+from litestar.di import Provide
+from litestar.enums import RequestEncodingType
+from litestar.params import Body, Parameter
+from litestar.response import Redirect, Template
+from litestar.status_codes import HTTP_303_SEE_OTHER
+
+from api.schemas import ImportSummary
+from api.services import ImportService
+from api.ui_auth import LoginThrottle, SessionUser, session_user, sign_in
+from api.uploads import MAX_FILE_BYTES, file_row
+from orchestration.control_store import ControlStore
+from orchestration.passwords import hash_password, needs_rehash, verify_password
+from orchestration.status import TERMINAL, ImportStatus
+
+ERRORS_SHOWN = 100
+PAGE_SIZE = 20
+Page = Annotated[int, Parameter(ge=1, le=1_000_000)]
+
+
+class LoginRequired(Exception):
+    """No signed-in user: pages redirect to the sign-in page."""
+
+
+def _login_redirect(request: Request[Any, Any, Any], _exc: LoginRequired) -> Response[Any]:
+    target = request.url.path
+    if request.url.query:
+        target += "?" + request.url.query
+    if target.startswith("/ui/partials/"):
+        target = "/ui/imports"
+    return Redirect(f"/ui/login?next={quote(target)}", status_code=HTTP_303_SEE_OTHER)
+
+
+def provide_ui_user(request: Request[Any, Any, Any], store: ControlStore) -> SessionUser:
+    user = session_user(request, store)
+    if user is None:
+        raise LoginRequired
+    return user
+
+
+def _safe_next(target: str | None) -> str:
+    """Only local UI paths: never an open redirect."""
+    if target and target.startswith("/ui/") and not target.startswith("/ui/login"):
+        return target
+    return "/ui/imports"
+
+
+def _client(request: Request[Any, Any, Any]) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def _is_live(status: str) -> bool:
+    return ImportStatus(status) not in TERMINAL
+
+
+class UIController(Controller):
+    path = "/ui"
+    include_in_schema = False
+    exception_handlers = {LoginRequired: _login_redirect}  # noqa: RUF012
+    # Resolved only for handlers that take `user`: those pages need a signed-in user.
+    dependencies = {"user": Provide(provide_ui_user, sync_to_thread=True)}  # noqa: RUF012
+
+    @get("/login", sync_to_thread=True)
+    def login_page(
+        self, request: Request[Any, Any, Any], store: ControlStore, next: str | None = None
+    ) -> Response[Any]:
+        if session_user(request, store) is not None:
+            return Redirect(_safe_next(next), status_code=HTTP_303_SEE_OTHER)
+        return Template("login.html", context={"next": _safe_next(next), "email": ""})
+
+    @post("/login", status_code=HTTP_303_SEE_OTHER)
+    async def login(
+        self,
+        request: Request[Any, Any, Any],
+        store: ControlStore,
+        login_throttle: LoginThrottle,
+        data: Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)],
+    ) -> Response[Any]:
+        """Sign in; 5 failures per email and client address in 15 minutes → 429."""
+        email = data.get("email", "").strip().lower()
+        password = data.get("password", "")
+        target = _safe_next(data.get("next"))
+        client = _client(request)
+
+        def page(error: str, status: int, headers: dict[str, str] | None = None) -> Template:
+            context = {"next": target, "email": email, "error": error}
+            return Template("login.html", context=context, status_code=status, headers=headers)
+
+        wait = login_throttle.retry_after(email, client)
+        if wait is not None:
+            minutes = (wait + 59) // 60
+            return page(
+                f"Too many failed sign-ins. Try again in {minutes} minute(s).",
+                429,
+                {"Retry-After": str(wait)},
+            )
+        user = await anyio.to_thread.run_sync(store.user_by_email, email) if email else None
+        hashed = user.password_hash if user else None
+        if not await anyio.to_thread.run_sync(verify_password, hashed, password) or user is None:
+            login_throttle.failed(email, client)
+            return page("Wrong email or password.", 401)
+        login_throttle.succeeded(email, client)
+        if needs_rehash(user.password_hash):
+            new_hash = await anyio.to_thread.run_sync(hash_password, password)
+            await anyio.to_thread.run_sync(store.set_password_hash, user.id, new_hash)
+        sign_in(request, user)
+        return Redirect(target, status_code=HTTP_303_SEE_OTHER)
+
+    @post("/logout", status_code=HTTP_303_SEE_OTHER)
+    async def logout(self, request: Request[Any, Any, Any]) -> Redirect:
+        request.clear_session()
+        return Redirect("/ui/login", status_code=HTTP_303_SEE_OTHER)
+
+    @get(
+        "/imports",
+        sync_to_thread=True,
+    )
+    def imports_page(
+        self, user: SessionUser, import_service: ImportService, store: ControlStore, page: Page = 1
+    ) -> Template:
+        return Template(
+            "imports.html",
+            context={"user": user, **self._rows_context(user, import_service, store, page)},
+        )
+
+    @get(
+        "/partials/imports",
+        sync_to_thread=True,
+    )
+    def imports_rows(
+        self, user: SessionUser, import_service: ImportService, store: ControlStore, page: Page = 1
+    ) -> Template:
+        return Template(
+            "_import_rows.html", context=self._rows_context(user, import_service, store, page)
+        )
+
+    @staticmethod
+    def _rows_context(
+        user: SessionUser, service: ImportService, store: ControlStore, page: int
+    ) -> dict[str, Any]:
+        items, total = service.history(user.org_id, page, PAGE_SIZE)
+        files = store.uploads_for(user.org_id, [item.id for item in items])
+        return {
+            "items": items,
+            "files": {key: upload.file_name for key, upload in files.items()},
+            "page": page,
+            "pages": max(1, (total + PAGE_SIZE - 1) // PAGE_SIZE),
+            "total": total,
+            "live": any(_is_live(item.status) for item in items),
+        }
+
+    @get(
+        "/imports/new",
+        sync_to_thread=False,
+    )
+    def new_import_page(self, user: SessionUser) -> Template:
+        return Template(
+            "new_import.html",
+            context={"user": user, "max_mib": MAX_FILE_BYTES // (1024 * 1024)},
+        )
+
+    @get(
+        "/imports/{import_id:str}",
+        sync_to_thread=True,
+    )
+    def import_page(
+        self,
+        user: SessionUser,
+        import_id: str,
+        import_service: ImportService,
+        store: ControlStore,
+        dagster_url: str,
+    ) -> Template:
+        context = self._detail_context(user, import_id, import_service, store, dagster_url)
+        return Template("import_detail.html", context={"user": user, **context})
+
+    @get(
+        "/partials/imports/{import_id:str}",
+        sync_to_thread=True,
+    )
+    def import_partial(
+        self,
+        user: SessionUser,
+        import_id: str,
+        import_service: ImportService,
+        store: ControlStore,
+        dagster_url: str,
+    ) -> Template:
+        context = self._detail_context(user, import_id, import_service, store, dagster_url)
+        return Template("_import_detail_live.html", context=context)
+
+    @staticmethod
+    def _detail_context(
+        user: SessionUser,
+        import_id: str,
+        service: ImportService,
+        store: ControlStore,
+        dagster_url: str,
+    ) -> dict[str, Any]:
+        item: ImportSummary = service.summary(user.org_id, import_id)
+        upload = store.uploads_for(user.org_id, [import_id]).get(import_id)
+        errors = service.row_error_page(user.org_id, import_id, 1, ERRORS_SHOWN)
+        rows = [
+            {
+                "row_index": error.row_index,
+                "file_row": file_row(upload.row_map, error.row_index) if upload else None,
+                "field": error.field,
+                "code": error.code,
+                "message": error.message,
+                "value": error.value,
+            }
+            for error in errors.data
+        ]
+        return {
+            "item": item,
+            "upload": upload,
+            "errors": rows,
+            "error_total": errors.total,
+            "live": _is_live(item.status),
+            "run_url": f"{dagster_url.rstrip('/')}/runs/{item.run_id}" if item.run_id else None,
+        }
+
+    @get(
+        "/imports/{import_id:str}/errors.csv",
+        sync_to_thread=True,
+    )
+    def errors_csv(
+        self, user: SessionUser, import_id: str, import_service: ImportService, store: ControlStore
+    ) -> Response[str]:
+        """Every row error, with the row it came from in the uploaded file (`file_row`)."""
+        errors = import_service.row_errors(user.org_id, import_id)
+        upload = store.uploads_for(user.org_id, [import_id]).get(import_id)
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(["row_index", "file_row", "field", "code", "message", "value"])
+        for row in errors.iter_rows(named=True):
+            line = file_row(upload.row_map, row["row_index"]) if upload else None
+            writer.writerow(
+                [row["row_index"], line, row["field"], row["code"], row["message"], row["value"]]
+            )
+        return Response(
+            out.getvalue(),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{import_id}-errors.csv"'},
+        )
+
+
+@get("/", include_in_schema=False)
+async def root() -> Redirect:
+    return Redirect("/ui/imports", status_code=HTTP_303_SEE_OTHER)

@@ -1,0 +1,155 @@
+"""The Contacts UI in a real browser (Debian's headless Chromium driven by Playwright) against
+the stack as `oliai up` starts it: sign in, upload a CSV with bad rows, watch it finish with
+errors, download the errors CSV, sign out. Screenshots of each page: test-artifacts/ui/."""
+
+from __future__ import annotations
+
+import csv
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from tests.stack import Stack
+from tests.ui_support import PASSWORD, new_user
+
+pytestmark = pytest.mark.e2e
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "ui"
+CONTACTS = (
+    "Name;Phone;Language;city\n"
+    "Priya Sharma;+91 98765 43210;hi-IN;Mumbai\n"
+    ";12345;en;Delhi\n"  # row 3: no name, phone without +
+    "Ravi Kumar;+919123456789;en-IN;Delhi\n"
+    "\n"
+    "Bad Tag;+14155552671;xx-;SF\n"  # row 6 (after a blank line): malformed language
+)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not shutil.which(CHROMIUM):
+        pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium package")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+def shoot(page: Page, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def test_sign_in_upload_watch_download_sign_out(
+    stack: Stack, browser: Browser, tmp_path: Path
+) -> None:
+    email, _org = new_user(stack)
+    contacts = tmp_path / "contacts.csv"
+    contacts.write_text(CONTACTS, encoding="utf-8")
+    context = browser.new_context(accept_downloads=True, viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    try:
+        page.goto(stack.api_url + "/")
+        expect(page).to_have_url(stack.api_url + "/ui/login?next=/ui/imports")
+        shoot(page, "01-sign-in")
+        page.fill("input[name=email]", email)
+        page.fill("input[name=password]", "wrong password!")
+        page.click("button[type=submit]")
+        expect(page.get_by_role("alert")).to_contain_text("Wrong email or password")
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button[type=submit]")
+        expect(page).to_have_url(stack.api_url + "/ui/imports")
+        expect(page.locator(".who")).to_have_text(email)
+        shoot(page, "02-imports-empty")
+
+        page.get_by_role("link", name="New import").first.click()
+        expect(page).to_have_url(stack.api_url + "/ui/imports/new")
+        page.set_input_files("input[name=file]", str(contacts))
+        page.fill("input[name=audienceId]", "aud_browser")
+        shoot(page, "03-new-import")
+        page.click("#upload-form button[type=submit]")
+        page.wait_for_url(re.compile(re.escape(stack.api_url) + r"/ui/imports/imp_\w+$"))
+        import_id = page.url.rsplit("/", 1)[1]
+        # The detail page refreshes itself until the import ends.
+        expect(page.locator("#import-status")).to_have_attribute(
+            "data-status", "COMPLETED_WITH_ERRORS", timeout=120_000
+        )
+        expect(page.locator("#count-total")).to_have_text("4")
+        expect(page.locator("#count-created")).to_have_text("2")
+        expect(page.locator("#count-failed")).to_have_text("2")
+        expect(page.locator("#completed-at")).to_contain_text("UTC")
+        run_url = re.compile(re.escape(stack.dagster_url) + r"/runs/[0-9a-f-]{36}$")
+        expect(page.locator("#run-link")).to_have_attribute("href", run_url)
+        rows = page.locator("#errors-table tbody tr")
+        expect(rows).to_have_count(3)
+        shoot(page, "04-import-detail")
+
+        with page.expect_download() as download_info:
+            page.click("#download-errors")
+        download = download_info.value
+        assert download.suggested_filename == f"{import_id}-errors.csv"
+        saved = tmp_path / "errors.csv"
+        download.save_as(saved)
+        with saved.open(encoding="utf-8") as file:
+            errors = list(csv.DictReader(file))
+        assert [(e["row_index"], e["file_row"], e["field"]) for e in errors] == [
+            ("1", "3", "name"),
+            ("1", "3", "phoneNumber"),
+            ("3", "6", "language"),
+        ]
+        assert errors[1]["value"] == "12345"
+
+        page.goto(stack.api_url + "/ui/imports")
+        row = page.locator(f"tr[data-import-id='{import_id}']")
+        expect(row.locator(".badge")).to_have_attribute("data-status", "COMPLETED_WITH_ERRORS")
+        expect(row).to_contain_text("contacts.csv")
+        shoot(page, "05-imports-list")
+
+        page.click("#sign-out")
+        expect(page).to_have_url(stack.api_url + "/ui/login")
+        for path in ("/ui/imports", f"/ui/imports/{import_id}", "/ui/imports/new"):
+            page.goto(stack.api_url + path)
+            expect(page).to_have_url(f"{stack.api_url}/ui/login?next={path}")
+        shoot(page, "06-signed-out")
+    finally:
+        context.close()
+
+
+def test_upload_problem_is_shown_on_the_form(
+    stack: Stack, browser: Browser, tmp_path: Path
+) -> None:
+    email, _org = new_user(stack)
+    bad = tmp_path / "no-phone.csv"
+    bad.write_text("name,email\nAna,ana@example.com\n", encoding="utf-8")
+    context = browser.new_context()
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    try:
+        page.goto(stack.api_url + "/ui/login")
+        page.fill("input[name=email]", email)
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button[type=submit]")
+        page.goto(stack.api_url + "/ui/imports/new")
+        page.set_input_files("input[name=file]", str(bad))
+        page.click("#upload-form button[type=submit]")
+        expect(page.locator("#upload-error")).to_contain_text("no phoneNumber column")
+        expect(page).to_have_url(stack.api_url + "/ui/imports/new")
+        shoot(page, "07-upload-error")
+    finally:
+        context.close()

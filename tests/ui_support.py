@@ -1,0 +1,45 @@
+"""Contacts UI helpers for tests: create a user with the CLI, sign in over HTTP."""
+
+from __future__ import annotations
+
+import re
+import secrets
+
+import httpx
+
+from tests.stack import Stack
+
+PASSWORD = "correct horse battery staple"
+_TOKEN = re.compile(r'name="_csrf_token" value="([^"]+)"')
+
+
+def new_user(stack: Stack, org: str | None = None) -> tuple[str, str]:
+    """(email, org) of a fresh user made by `oliai users create --password-stdin`."""
+    org = org or "ui-" + secrets.token_hex(4)
+    email = f"{secrets.token_hex(4)}@{org}.example"
+    result = stack.oliai(
+        "users", "create", "--org", org, "--email", email, "--password-stdin",
+        input_text=PASSWORD + "\n",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return email, org
+
+
+def csrf_token(client: httpx.Client, path: str = "/ui/login") -> str:
+    page = client.get(path)
+    assert page.status_code == 200, page.text
+    match = _TOKEN.search(page.text)
+    assert match, page.text
+    return match[1]
+
+
+def signed_in(stack: Stack, email: str, password: str = PASSWORD) -> tuple[httpx.Client, str]:
+    """A cookie-holding client signed in as `email`, and its CSRF token."""
+    client = httpx.Client(base_url=stack.api_url, timeout=60.0)
+    token = csrf_token(client)
+    response = client.post(
+        "/ui/login", data={"email": email, "password": password, "_csrf_token": token}
+    )
+    assert response.status_code == 303, response.text
+    assert response.headers["location"] == "/ui/imports"
+    return client, token
