@@ -30,7 +30,7 @@ test: lint chromium  ## install what tests need, lint, type-check, run every tes
 	$(BIN)/pytest $(ARGS)
 
 bench: $(STAMP)
-	$(BIN)/python bench/run_all.py
+	$(BIN)/python bench/run_all.py $(ARGS)
 
 clean:
 	rm -rf .oliai
