@@ -7,11 +7,13 @@ from dataclasses import dataclass
 
 from litestar.openapi import ResponseSpec
 from litestar.openapi.spec import (
+    Link,
     OpenAPIFormat,
     OpenAPIMediaType,
     OpenAPIResponse,
     OpenAPIType,
     Operation,
+    Reference,
     RequestBody,
     Schema,
 )
@@ -64,6 +66,17 @@ BULK_IMPORT_REQUEST = Schema(
 )
 
 
+# Where a 202's `importId` leads (OpenAPI links: for clients and tools such as Schemathesis).
+IMPORT_LINKS: dict[str, Link | Reference] = {
+    name: Link(operation_id=operation_id, parameters={"import_id": "$response.body#/importId"})
+    for name, operation_id in (
+        ("status", "getImportStatus"),
+        ("errors", "listImportErrors"),
+        ("webhookDeliveries", "listWebhookDeliveries"),
+    )
+}
+
+
 @dataclass
 class BulkImportOperation(Operation):
     def __post_init__(self) -> None:
@@ -71,6 +84,9 @@ class BulkImportOperation(Operation):
             content={"application/json": OpenAPIMediaType(schema=BULK_IMPORT_REQUEST)},
             required=True,
         )
+        accepted = (self.responses or {}).get("202")
+        if isinstance(accepted, OpenAPIResponse):
+            accepted.links = IMPORT_LINKS
 
 
 ROW_ERRORS_CSV = Schema(

@@ -1,0 +1,41 @@
+"""Only a hash of an API key is kept: no file of the data directory holds a key in plaintext,
+not the control store (nor its WAL), not the logs, not Dagster's storage."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+import pytest
+
+from orchestration.control_store import API_KEY_PREFIX
+from tests.integration.api_support import BULK, SEED_BODY, fresh_org
+from tests.stack import Stack
+
+pytestmark = pytest.mark.integration
+
+HINT_LENGTH = len(API_KEY_PREFIX) + 4  # `oliai keys list` shows this much of a key
+
+
+def test_no_file_holds_a_plaintext_key(stack: Stack) -> None:
+    key = fresh_org(stack, "secrets")
+    wrong = API_KEY_PREFIX + secrets.token_urlsafe(32)
+    with stack.client(key) as client:
+        assert client.post(BULK, json=SEED_BODY).status_code == 202
+        assert client.get("/v1/imports").status_code == 200
+        as_api_key = {"Authorization": "", "X-API-Key": key}
+        assert client.get("/v1/imports", headers=as_api_key).status_code == 200
+    with stack.client(wrong) as client:
+        assert client.get("/v1/imports").status_code == 401
+
+    files = [path for path in stack.data_dir.rglob("*") if path.is_file()]
+    control_store = [path for path in files if path.name.startswith("control.db")]
+    assert control_store, "no control store file found"
+    # The store does hold the key's hash: this is the file the keys live in.
+    digest = hashlib.sha256(key.encode()).hexdigest().encode()
+    assert any(digest in path.read_bytes() for path in control_store)
+
+    for candidate in (key, wrong):
+        secret_part = candidate[HINT_LENGTH:].encode()
+        holding = [str(path) for path in files if secret_part in path.read_bytes()]
+        assert holding == [], f"plaintext key found in {holding}"
