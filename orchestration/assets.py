@@ -26,7 +26,6 @@ from orchestration.resources import ImportFiles, Warehouse
 from orchestration.warehouse import ImportBatch, apply_import
 from transforms import contacts_frame, normalize_contacts
 
-WAREHOUSE_POOL = "duckdb_warehouse"
 GROUP = "contacts_import"
 
 
@@ -109,7 +108,6 @@ WAREHOUSE_TABLES = {
         )
         for name, description in WAREHOUSE_TABLES.items()
     ],
-    pool=WAREHOUSE_POOL,
 )
 def warehouse_tables(
     context: AssetExecutionContext,

@@ -21,11 +21,10 @@ def instance_config(max_concurrent_runs: int = 8) -> dict[str, object]:
                 "dequeue_num_workers": 4,
             },
         },
-        # One writer at a time on the warehouse step; other steps run freely.
-        "concurrency": {
-            "pools": {"granularity": "op", "default_limit": 1},
-            "runs": {"max_concurrent_runs": max_concurrent_runs},
-        },
+        # No op pool on the warehouse step: with SQLite storage Dagster 1.13 can lose a pool
+        # wake-up and park a step for minutes (seen: 135 s). DuckDB's file lock, which
+        # `open_warehouse` waits on with backoff, is the one-writer mutex (docs/architecture.md).
+        "concurrency": {"runs": {"max_concurrent_runs": max_concurrent_runs}},
         # A run worker killed mid-import ends as FAILURE instead of hanging in STARTED.
         "run_monitoring": {
             "enabled": True,

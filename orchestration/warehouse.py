@@ -1,6 +1,6 @@
 """The DuckDB warehouse: schema, and applying one import in one transaction.
 
-Only runs write here, one at a time (a Dagster pool of size 1 guards the writing step), and the
+Only runs write here, one at a time (each waits for DuckDB's file lock with backoff), and the
 connection is held just for the write so analysts can read between imports.
 """
 
