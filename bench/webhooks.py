@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import os
 import random
 import statistics
@@ -119,12 +118,6 @@ def one_import(stack: Stack, receiver: Receiver, n: int) -> Sample:
     return Sample(arrived - posted, arrived - completed, seen - posted, arrived - seen)
 
 
-def webhook_secret(stack: Stack) -> str:
-    result = stack.oliai("webhooks", "secret", "--org", "demo", "--json")
-    assert result.returncode == 0, result.stderr
-    return str(json.loads(result.stdout)["webhookSecret"])
-
-
 def percentiles(values: list[float]) -> tuple[float, float]:
     cuts = statistics.quantiles(values, n=100, method="inclusive")
     return statistics.median(values), cuts[98]
@@ -164,7 +157,7 @@ def main() -> int:
         print(f"starting the stack in {tmp} ...", flush=True)
         stack.start()
         try:
-            receiver = Receiver(webhook_secret(stack))
+            receiver = Receiver(stack.webhook_secret("demo"))
             threading.Thread(target=receiver.serve_forever, daemon=True).start()
             one_import(stack, receiver, 0)  # warm-up: first run, first tick, first connection
             began = time.time()

@@ -4,13 +4,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.stack import Stack, make_stack
+from tests.stack import Stack, running_stack
 
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """One stack for the session, started exactly as `oliai up` starts it."""
-    running = make_stack(tmp_path_factory.mktemp("stack") / "data")
-    running.start()
-    yield running
-    running.stop()
+    with running_stack(tmp_path_factory.mktemp("stack") / "data") as running:
+        yield running

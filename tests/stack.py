@@ -10,7 +10,8 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -71,6 +72,11 @@ class Stack:
         result = self.oliai("keys", "create", "--org", org, "--json")
         assert result.returncode == 0, result.stderr
         return str(json.loads(result.stdout)["apiKey"])
+
+    def webhook_secret(self, org: str) -> str:
+        result = self.oliai("webhooks", "secret", "--org", org, "--json")
+        assert result.returncode == 0, result.stderr
+        return str(json.loads(result.stdout)["webhookSecret"])
 
     def start(self, timeout_s: float = 180.0) -> None:
         first_line = len(self.output)  # on a restart, the previous banner does not count
@@ -149,6 +155,17 @@ class Stack:
         raise AssertionError(
             f"{import_id} not terminal after {timeout_s} s: {status}\n{self.logs()}"
         )
+
+
+@contextmanager
+def running_stack(data_dir: Path, **env_overrides: str) -> Iterator[Stack]:
+    """A started stack, stopped on exit whatever happened."""
+    stack = make_stack(data_dir, **env_overrides)
+    stack.start()
+    try:
+        yield stack
+    finally:
+        stack.stop()
 
 
 def make_stack(data_dir: Path, extra_args: Sequence[str] = (), **env_overrides: str) -> Stack:

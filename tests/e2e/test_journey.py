@@ -15,7 +15,7 @@ import pytest
 
 from orchestration.examples import SEED_EXAMPLE
 from tests.receiver import WebhookReceiver
-from tests.stack import Stack, make_stack
+from tests.stack import Stack, running_stack
 
 pytestmark = pytest.mark.e2e
 
@@ -32,16 +32,13 @@ MESSY = {
 
 @pytest.fixture(scope="module")
 def journey(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    running = make_stack(tmp_path_factory.mktemp("journey") / "data")
-    running.start()
-    yield running
-    running.stop()
+    with running_stack(tmp_path_factory.mktemp("journey") / "data") as running:
+        yield running
 
 
 @pytest.fixture(scope="module")
 def receiver(journey: Stack) -> Iterator[WebhookReceiver]:
-    secret = json.loads(journey.oliai("webhooks", "secret", "--org", "demo", "--json").stdout)
-    with WebhookReceiver(secret["webhookSecret"]) as running:
+    with WebhookReceiver(journey.webhook_secret("demo")) as running:
         yield running
 
 

@@ -193,7 +193,7 @@ def test_kill_and_resume_creates_no_duplicate_imports(stack: Stack, tmp_path: Pa
 def test_webhook_mode_chains_batches_on_signed_webhooks(stack: Stack, tmp_path: Path) -> None:
     org = f"batch-webhook-{os.getpid()}"
     key = stack.new_org_key(org)
-    secret = json.loads(stack.oliai("webhooks", "secret", "--org", org, "--json").stdout)
+    secret = stack.webhook_secret(org)
     path = tmp_path / "contacts.ndjson"
     path.write_text(
         "".join(
@@ -205,7 +205,7 @@ def test_webhook_mode_chains_batches_on_signed_webhooks(stack: Stack, tmp_path: 
         path,
         batch_size=10,
         wait_mode=WaitMode.WEBHOOK,
-        webhook_secret=secret["webhookSecret"],
+        webhook_secret=secret,
         # Long enough that only the webhook can end a batch's wait in time.
         webhook_fallback_poll_s=120.0,
     )

@@ -25,7 +25,7 @@ from orchestration.control_store import ControlStore
 from orchestration.settings import Settings
 from orchestration.warehouse_reader import query_warehouse
 from tests.integration.api_support import BULK, phone
-from tests.stack import TERMINAL, Stack, make_stack
+from tests.stack import TERMINAL, Stack, running_stack
 
 # Restarts and runs on two cores: more than the default 300 s per test when the machine is busy.
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
@@ -44,10 +44,8 @@ mutation Reexecute($parentRunId: String!) {
 
 @pytest.fixture(scope="module")
 def crash_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    stack = make_stack(tmp_path_factory.mktemp("crashes") / "data")
-    stack.start()
-    yield stack
-    stack.stop()
+    with running_stack(tmp_path_factory.mktemp("crashes") / "data") as stack:
+        yield stack
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,6 @@ the API's checks go all the way through the row rules into DuckDB.
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -90,10 +89,10 @@ def wait_until_all_ended(client: httpx.Client, timeout_s: float) -> list[dict[st
 def test_openapi_fuzz(stack: Stack, tmp_path: Path) -> None:
     org = f"fuzz-{os.getpid()}"
     api_key = stack.new_org_key(org)
-    secret = json.loads(stack.oliai("webhooks", "secret", "--org", org, "--json").stdout)
+    secret = stack.webhook_secret(org)
     config = tmp_path / "schemathesis.toml"
     config.write_text(schemathesis_config(api_key))
-    with WebhookReceiver(secret["webhookSecret"]) as receiver:
+    with WebhookReceiver(secret) as receiver:
         env = {
             **os.environ,
             "PYTHONPATH": str(REPO),

@@ -190,12 +190,6 @@ def contacts(first: int, count: int = 1) -> list[dict[str, str]]:
     ]
 
 
-def secret_of(stack: Stack, org: str) -> str:
-    result = stack.oliai("webhooks", "secret", "--org", org, "--json")
-    assert result.returncode == 0, result.stderr
-    return str(json.loads(result.stdout)["webhookSecret"])
-
-
 def post(stack: Stack, key: str, body: dict[str, Any]) -> str:
     response = stack.post_import(body, api_key=key)
     assert response.status_code == 202, response.text
@@ -302,7 +296,7 @@ class Launched:
 def org_key(stack: Stack) -> tuple[str, str]:
     """A fresh organization of this module's own: (API key, webhook secret)."""
     key = stack.new_org_key(ORG)
-    return key, secret_of(stack, ORG)
+    return key, stack.webhook_secret(ORG)
 
 
 @pytest.fixture(scope="module")
@@ -504,7 +498,7 @@ def private_off_stack(own_stacks: OwnStacks) -> Stack:
 
 def test_hanging_receiver_does_not_delay_other_imports(own_stack: Stack) -> None:
     stack = own_stack
-    secret = secret_of(stack, "demo")
+    secret = stack.webhook_secret("demo")
     with (
         contextlib.closing(Receiver(secret, [HANG])) as hanging,
         contextlib.closing(Receiver(secret)) as quick,
@@ -538,7 +532,7 @@ def test_hanging_receiver_does_not_delay_other_imports(own_stack: Stack) -> None
 
 def test_event_survives_a_restart_and_is_delivered_once(own_stack: Stack) -> None:
     stack = own_stack
-    secret = secret_of(stack, "demo")
+    secret = stack.webhook_secret("demo")
     with (
         contextlib.closing(Receiver(secret, [Reply(503)])) as refusing,
         contextlib.closing(Receiver(secret)) as accepting,
