@@ -17,8 +17,8 @@ from dagster_graphql import DagsterGraphQLClient
 from orchestration import tags
 from orchestration.control_store import ImportRecord
 from orchestration.jobs import IMPORT_JOB
+from orchestration.settings import LOCATION_NAME
 
-LOCATION_NAME = "oliai"
 REACHABILITY_TTL_S = 2.0
 
 

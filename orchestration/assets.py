@@ -132,7 +132,7 @@ def warehouse_tables(
     asked = time.monotonic()
     with warehouse.connect() as con:
         # Both lines are logged while this run holds the file: the window other writers stay out
-        # of. A long wait means another writer held it (the pool is not a strict mutex on SQLite).
+        # of. A long wait means another run was writing.
         context.log.info(
             f"{config.import_id}: writing the warehouse (waited {time.monotonic() - asked:.2f} s)"
         )

@@ -221,6 +221,16 @@ def up(
     raise typer.Exit(run_stack(settings))
 
 
+@app.command("code-server")
+def code_server(
+    socket_path: Annotated[Path, typer.Argument(help="Unix socket to serve on.")],
+) -> None:
+    """Serve the Dagster code location with warm run workers (`oliai up` starts it)."""
+    from orchestration.code_server import serve
+
+    serve(socket_path)
+
+
 class WaitModeChoice(StrEnum):
     poll = "poll"
     webhook = "webhook"

@@ -30,8 +30,6 @@ def instance_config(max_concurrent_runs: int = 8) -> dict[str, object]:
             "enabled": True,
             "start_timeout_seconds": 60,
             "poll_interval_seconds": 5,
-            # A run worker killed inside the warehouse step must not keep the pool's only slot.
-            "free_slots_after_run_end_seconds": 5,
         },
         "python_logs": {"managed_python_loggers": ["oliai"]},
     }
@@ -54,9 +52,9 @@ def fail_interrupted_runs(dagster_home: Path) -> list[str]:
     Call it before the stack starts. Every run worker is a descendant of a process `oliai up`
     started, and stopping `oliai up` (or one of its children dying) kills those process groups,
     so no run can still be alive. Dagster cannot tell by itself: the default run launcher has no
-    worker health check, so such a run would stay STARTED for ever (its import PROCESSING), and
-    one that held the warehouse pool's only slot would block every later import. Failed, the
-    import shows FAILED, gets its webhook, and can be re-executed. Queued runs are left queued.
+    worker health check, so such a run would stay STARTED for ever (its import PROCESSING).
+    Failed, the import shows FAILED, gets its webhook, and can be re-executed. Queued runs are
+    left queued.
     """
     from dagster import DagsterInstance, DagsterRunStatus, DefaultRunLauncher, RunsFilter
 
@@ -76,7 +74,6 @@ def fail_interrupted_runs(dagster_home: Path) -> list[str]:
                 "The stack stopped while this run was in flight and its process is gone; "
                 "re-execute the run to process the import.",
             )
-            instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
         return [run.run_id for run in runs]
 
 

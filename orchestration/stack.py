@@ -12,23 +12,32 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import grpc
 import httpx
+import yaml
+from grpc_health.v1.health_pb2 import HealthCheckRequest, HealthCheckResponse
+from grpc_health.v1.health_pb2_grpc import HealthStub
 
 from orchestration.control_store import ControlStore
 from orchestration.examples import SEED_EXAMPLE
 from orchestration.instance import fail_interrupted_runs, prepare_instance
-from orchestration.settings import Settings
+from orchestration.settings import LOCATION_NAME, Settings
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-WORKSPACE = REPO_ROOT / "workspace.yaml"
+CODE_SERVER = "code-server"
 DEMO_ORG = "demo"
 START_TIMEOUT_S = 120.0
 STOP_TIMEOUT_S = 15.0
+
+
+class StartFailed(Exception):
+    """A part of the stack did not come up; nothing started is left running."""
 
 
 @dataclass
@@ -74,20 +83,70 @@ def _bin(name: str) -> str:
     return str(Path(sys.executable).with_name(name))
 
 
-def start_children(settings: Settings, log_dir: Path) -> list[Child]:
+def _start(name: str, command: list[str], env: dict[str, str], log_dir: Path) -> Child:
+    with open(log_dir / f"{name}.log", "ab") as log:
+        process = subprocess.Popen(
+            command,
+            env=env,
+            cwd=REPO_ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    return Child(name, process)
+
+
+def write_workspace(dagster_home: Path, code_socket: Path) -> Path:
+    """A workspace that loads the location from our code server instead of spawning one."""
+    path = dagster_home / "workspace.yaml"
+    location = {"socket": str(code_socket), "location_name": LOCATION_NAME}
+    path.write_text(yaml.safe_dump({"load_from": [{"grpc_server": location}]}))
+    return path
+
+
+def _code_server_serving(code_socket: Path) -> bool:
+    with grpc.insecure_channel(f"unix:{code_socket}") as channel:
+        try:
+            reply = HealthStub(channel).Check(HealthCheckRequest(service="DagsterApi"), timeout=2)
+        except grpc.RpcError:
+            return False
+    return bool(reply.status == HealthCheckResponse.SERVING)
+
+
+def start_children(
+    settings: Settings,
+    log_dir: Path,
+    code_socket: Path,
+    should_stop: Callable[[], bool] = lambda: False,
+) -> list[Child]:
+    """Start the code server and, once it serves, the webserver, the daemon and the API.
+
+    The webserver and the daemon load the code location once, when they start, so the code
+    server must answer first. Raises `StartFailed` (with nothing left running) if it does not.
+    """
     env = child_environment(settings)
+    log_dir.mkdir(parents=True, exist_ok=True)
+    command = [_bin("oliai"), "code-server", str(code_socket)]
+    code_server = _start(CODE_SERVER, command, env, log_dir)
+    problem = wait_for(
+        {CODE_SERVER: lambda: _code_server_serving(code_socket)}, [code_server], should_stop
+    )
+    if problem is not None:
+        code_server.stop()
+        raise StartFailed(problem)
+    workspace = str(write_workspace(settings.dagster_home, code_socket))
     host = settings.host
     commands = {
         "dagster-webserver": [
             _bin("dagster-webserver"),
             "-w",
-            str(WORKSPACE),
+            workspace,
             "-h",
             host,
             "-p",
             str(settings.dagster_port),
         ],
-        "dagster-daemon": [_bin("dagster-daemon"), "run", "-w", str(WORKSPACE)],
+        "dagster-daemon": [_bin("dagster-daemon"), "run", "-w", workspace],
         "api": [
             sys.executable,
             "-m",
@@ -102,20 +161,9 @@ def start_children(settings: Settings, log_dir: Path) -> list[Child]:
             "warning",
         ],
     }
-    log_dir.mkdir(parents=True, exist_ok=True)
-    children = []
-    for name, command in commands.items():
-        with open(log_dir / f"{name}.log", "ab") as log:
-            process = subprocess.Popen(
-                command,
-                env=env,
-                cwd=REPO_ROOT,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        children.append(Child(name, process))
-    return children
+    return [code_server] + [
+        _start(name, command, env, log_dir) for name, command in commands.items()
+    ]
 
 
 def _answers(url: str) -> bool:
@@ -135,19 +183,13 @@ def _daemon_healthy(dagster_url: str) -> bool:
     return all(status["healthy"] for status in statuses if status["required"])
 
 
-def wait_until_ready(
-    settings: Settings,
+def wait_for(
+    checks: dict[str, Callable[[], bool]],
     children: list[Child],
     should_stop: Callable[[], bool],
     timeout_s: float = START_TIMEOUT_S,
 ) -> str | None:
-    """None when every part is healthy; otherwise what went wrong."""
-    dagster_url = settings.resolved_dagster_url
-    checks: dict[str, Callable[[], bool]] = {
-        "dagster-webserver": lambda: _answers(f"{dagster_url}/server_info"),
-        "dagster-daemon": lambda: _daemon_healthy(dagster_url),
-        "api": lambda: _answers(f"http://{settings.host}:{settings.api_port}/health"),
-    }
+    """None once every check passed; otherwise what went wrong (a child died, a timeout)."""
     pending = dict(checks)
     deadline = time.monotonic() + timeout_s
     while pending:
@@ -160,8 +202,21 @@ def wait_until_ready(
         for name, check in list(pending.items()):
             if check():
                 del pending[name]
-        time.sleep(0.5)
+        time.sleep(0.2)
     return None
+
+
+def wait_until_ready(
+    settings: Settings, children: list[Child], should_stop: Callable[[], bool]
+) -> str | None:
+    """None when the webserver, the daemon and the API are healthy; otherwise what went wrong."""
+    dagster_url = settings.resolved_dagster_url
+    checks: dict[str, Callable[[], bool]] = {
+        "dagster-webserver": lambda: _answers(f"{dagster_url}/server_info"),
+        "dagster-daemon": lambda: _daemon_healthy(dagster_url),
+        "api": lambda: _answers(f"http://{settings.host}:{settings.api_port}/health"),
+    }
+    return wait_for(checks, children, should_stop)
 
 
 def demo_credentials(settings: Settings, store: ControlStore) -> dict[str, str]:
@@ -237,15 +292,35 @@ def run_stack(settings: Settings) -> int:
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
     print(f"Starting Dagster and the API under {data_dir} ...", flush=True)
-    children = start_children(settings, data_dir / "logs")
+    # A Unix socket path must stay under ~100 bytes, which a data directory may not.
+    with tempfile.TemporaryDirectory(prefix="oliai-") as sockets:
+        try:
+            children = start_children(
+                settings, data_dir / "logs", Path(sockets) / "code.sock", lambda: stopping
+            )
+            return _supervise(settings, children, credentials, lambda: stopping)
+        except StartFailed as failure:
+            print(f"Start failed: {failure}. See {data_dir / 'logs'}.", file=sys.stderr, flush=True)
+            return 1
+
+
+def _supervise(
+    settings: Settings,
+    children: list[Child],
+    credentials: dict[str, str],
+    should_stop: Callable[[], bool],
+) -> int:
+    """Wait for the stack to be ready, then until a stop is asked or a child dies; stop all.
+
+    Raises `StartFailed` if it never got ready."""
+    data_dir = settings.resolved_data_dir
     exit_code = 0
     try:
-        problem = wait_until_ready(settings, children, lambda: stopping)
+        problem = wait_until_ready(settings, children, should_stop)
         if problem is not None:
-            print(f"Start failed: {problem}. See {data_dir / 'logs'}.", file=sys.stderr, flush=True)
-            return 1
+            raise StartFailed(problem)
         print(_banner(settings, credentials), flush=True)
-        while not stopping:
+        while not should_stop():
             dead = next((c for c in children if c.process.poll() is not None), None)
             if dead is not None:
                 print(

@@ -72,9 +72,12 @@ def child(stack: Stack, marker: str) -> psutil.Process:
 
 
 def run_workers(stack: Stack) -> list[psutil.Process]:
-    """Run workers: multiprocessing children of the daemon's code server."""
-    daemon = child(stack, "dagster-daemon")
-    return [p for p in daemon.children(recursive=True) if "spawn_main" in _cmdline(p)]
+    """Run workers: the processes the code server's forkserver forked, one per run in flight.
+
+    A fork keeps the forkserver's command line, so they are told apart by parentage alone."""
+    code_server = child(stack, "code-server")
+    forkservers = [p for p in code_server.children() if "forkserver" in _cmdline(p)]
+    return [worker for forkserver in forkservers for worker in forkserver.children()]
 
 
 def kill_and_restart(stack: Stack, victim: psutil.Process) -> None:

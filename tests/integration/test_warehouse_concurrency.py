@@ -14,6 +14,7 @@ step while it holds the file) for overlap, not the steps' start and end.
 from __future__ import annotations
 
 import re
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -100,7 +101,10 @@ def dagster_stack(tmp_path: Path) -> Iterator[DagsterStack]:
     prepare_instance(settings.dagster_home)
     ControlStore.from_url(settings.resolved_control_store_url).dispose()
     instance = DagsterInstance.from_config(str(settings.dagster_home))
-    children = start_children(settings, settings.resolved_data_dir / "logs")
+    sockets = tempfile.TemporaryDirectory(prefix="oliai-")  # tmp_path can be too long for one
+    children = start_children(
+        settings, settings.resolved_data_dir / "logs", Path(sockets.name) / "code.sock"
+    )
     try:
         dagster = {child.name: child for child in children if child.name.startswith("dagster")}
         deadline = time.monotonic() + READY_TIMEOUT_S
@@ -114,6 +118,7 @@ def dagster_stack(tmp_path: Path) -> Iterator[DagsterStack]:
         for child in reversed(children):
             child.stop()
         instance.dispose()
+        sockets.cleanup()
 
 
 def _phones(index: int) -> list[str]:
