@@ -3,13 +3,14 @@
 1. One import of 10k contacts into a warehouse already holding 1M: each stage of the real job
    (the functions its steps call, the staging files between them, the DuckDB write) beside a bare
    pipeline that does the least to get the same contacts in: orjson -> Polars -> phonenumbers on
-   distinct values -> DuckDB `INSERT ... ON CONFLICT`. Medians of several runs, each on a fresh
+   distinct values -> DuckDB DELETE + INSERT. Medians of several runs, each on a fresh
    copy of the 1M-row file.
 2. 100 sequential imports of 10k through `apply_import` into one warehouse (1M contacts at the
    end): time per batch at batch 1, 10, 50 and 100.
-3. The upsert statement alone on the 1M-row table: `INSERT ... ON CONFLICT` (what `apply_import`
-   runs) against DELETE + INSERT and MERGE INTO, each checked to leave exactly one row per
-   (org, phone) and the same rows as the others.
+3. The upsert statement alone on the 1M-row table: DELETE + INSERT on the keyless table (what
+   `apply_import` runs since schema version 2) against the same with the version-1 primary key,
+   `INSERT ... ON CONFLICT` (needs the key) and MERGE INTO, each checked to leave exactly one row
+   per (org, phone) and the same rows as the others.
 
     .venv/bin/python bench/pipeline.py            # ~4 min on 2 cores (busy); --parts 13
     .venv/bin/python bench/pipeline.py --quick    # ~30 s: 100k seeded rows, 10 batches
@@ -243,17 +244,18 @@ def bare_pipeline(body: bytes, root: Path, warehouse: Path, import_id: str) -> d
     now = datetime.now(UTC)
     with watch.lap("open warehouse"):
         con = duckdb.connect(str(warehouse))
-    with watch.lap("INSERT ... ON CONFLICT + commit"):
+    with watch.lap("DELETE + INSERT + commit"):
         con.register("rows", rows)
         con.begin()
         con.execute(
+            """DELETE FROM contacts
+               WHERE org_id = ? AND phone_number IN (SELECT phone_number FROM rows)""",
+            [ORG],
+        )
+        con.execute(
             """INSERT INTO contacts
                SELECT ?, phone_number, name, language, metadata::JSON, ?, ?, ?, ?
-               FROM rows
-               ON CONFLICT (org_id, phone_number) DO UPDATE SET
-                   name = excluded.name, language = excluded.language,
-                   metadata = excluded.metadata, updated_at = excluded.updated_at,
-                   updated_import_id = excluded.updated_import_id""",
+               FROM rows""",
             [ORG, now, now, import_id, import_id],
         )
         con.commit()
@@ -378,17 +380,29 @@ WHEN MATCHED THEN UPDATE SET
 WHEN NOT MATCHED THEN INSERT VALUES
     ($org, p.phone_number, p.name, p.language, p.metadata::JSON, $now, $now, $imp, $imp)"""
 
-STRATEGIES: dict[str, list[str]] = {
-    "DELETE + INSERT (apply_import)": DELETE_THEN_INSERT,
-    "INSERT ... ON CONFLICT DO UPDATE": [INSERT_ON_CONFLICT],
-    "MERGE INTO": [MERGE],
+
+@dataclass(frozen=True)
+class Strategy:
+    statements: list[str]
+    keyed: bool  # on the version-1 table, with PRIMARY KEY (org_id, phone_number)
+
+
+STRATEGIES: dict[str, Strategy] = {
+    "DELETE + INSERT, no key (apply_import)": Strategy(DELETE_THEN_INSERT, keyed=False),
+    "DELETE + INSERT, primary key (v1)": Strategy(DELETE_THEN_INSERT, keyed=True),
+    "INSERT ... ON CONFLICT, primary key": Strategy([INSERT_ON_CONFLICT], keyed=True),
+    "MERGE INTO, no key": Strategy([MERGE], keyed=False),
 }
 
 
-def run_strategy(path: Path, statements: list[str], planned: pl.DataFrame) -> dict[str, float]:
+def run_strategy(path: Path, strategy: Strategy, planned: pl.DataFrame) -> dict[str, float]:
     """Seconds for the statements, the commit and the close (DuckDB checkpoints at one of the
     two, and the job closes the file straight after its write)."""
     params = {"org": ORG, "now": datetime(2030, 1, 1, tzinfo=UTC), "imp": "imp_strategy"}
+    if strategy.keyed:
+        with duckdb.connect(str(path)) as con:
+            con.execute("ALTER TABLE contacts ADD PRIMARY KEY (org_id, phone_number)")
+    statements = strategy.statements
     con = duckdb.connect(str(path))
     con.register("planned", planned)
     watch = Stopwatch()
@@ -432,10 +446,10 @@ def part_three(scale: Scale, root: Path, seed_file: Path) -> None:
     runs: dict[str, list[dict[str, float]]] = {name: [] for name in STRATEGIES}
     digests: dict[str, tuple[int, int, int]] = {}
     for repeat in range(scale.repeats):
-        for name, statements in STRATEGIES.items():
+        for name, strategy in STRATEGIES.items():
             work = root / f"strategy_{repeat}.duckdb"
             shutil.copy(seed_file, work)
-            runs[name].append(run_strategy(work, statements, planned))
+            runs[name].append(run_strategy(work, strategy, planned))
             digest = table_digest(work)
             assert digest[0] == digest[1], f"{name}: two rows for one (org, phone)"
             assert digests.setdefault(name, digest) == digest
@@ -446,11 +460,11 @@ def part_three(scale: Scale, root: Path, seed_file: Path) -> None:
         f"\n3. Upsert of {plan.height:,} planned rows ({plan['is_new'].sum():,} new) into "
         f"{scale.seeded:,} (median of {scale.repeats}, ms)"
     )
-    print(f"   {'strategy':<34}{'statements':>11}{'commit':>9}{'close':>9}{'total':>9}   totals")
+    print(f"   {'strategy':<42}{'statements':>11}{'commit':>9}{'close':>9}{'total':>9}   totals")
     for name, timings in runs.items():
         median = medians(timings)
         print(
-            f"   {name:<34}{ms(median['statements']):>11}{ms(median['commit'])}"
+            f"   {name:<42}{ms(median['statements']):>11}{ms(median['commit'])}"
             f"{ms(median['close'])}{ms(median['total'])}   {fmt_all([t['total'] for t in timings])}"
         )
     print(f"   every strategy: {rows:,} rows, {distinct:,} distinct (org, phone), same contents")
