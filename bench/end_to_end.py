@@ -60,8 +60,9 @@ def post_until_completed(stack: Stack, body: dict[str, object]) -> float:
 
 
 class RunWorkerRss:
-    """Samples the RSS of run workers while batches run: the code server starts each one as a
-    multiprocessing child (`spawn_main` in its command line)."""
+    """Samples the RSS of run workers while batches run: the code server's forkserver forks each
+    one, so a worker is a `forkserver` process whose parent is one too. RSS counts the pages it
+    still shares with the forkserver (the imported libraries), as a spawned worker's would."""
 
     def __init__(self, root_pid: int) -> None:
         self.peak_bytes = 0
@@ -81,7 +82,11 @@ class RunWorkerRss:
         while not self._stop.wait(0.1):
             for process in self._root.children(recursive=True):
                 try:
-                    if "spawn_main" in " ".join(process.cmdline()):
+                    parent = process.parent()
+                    forked = parent is not None and all(
+                        "forkserver" in " ".join(p.cmdline()) for p in (process, parent)
+                    )
+                    if forked:
                         self.peak_bytes = max(self.peak_bytes, process.memory_info().rss)
                 except psutil.Error:
                     continue
