@@ -49,6 +49,7 @@ from api.client import (
     WaitTimeout,
 )
 from api.contact_files import ContactFileError, FileFormat, SourceRow, detect_format, read_contacts
+from api.spreadsheet_safety import spreadsheet_safe
 
 CHECKPOINT_VERSION = 1
 ERRORS_HEADER = ("row", "field", "code", "message", "value", "batch", "import_id", "row_index")
@@ -451,7 +452,7 @@ class ErrorsFile:
                     error.field,
                     error.code,
                     error.message,
-                    "" if error.value is None else error.value,
+                    "" if error.value is None else spreadsheet_safe(error.value),
                     batch.number,
                     import_id,
                     error.row_index,

@@ -30,6 +30,7 @@ from api.schemas import (
     WebhookEventView,
 )
 from api.services import ImportService
+from api.spreadsheet_safety import spreadsheet_safe_column
 from api.ui_auth import session_user
 from api.uploads import MAX_UPLOAD_REQUEST_BYTES, accept_upload
 from orchestration.control_store import ControlStore
@@ -150,7 +151,7 @@ class ImportsController(Controller):
         if wants_csv:
             errors = import_service.row_errors(org_id, import_id)
             return Response(
-                errors.write_csv(),
+                errors.with_columns(spreadsheet_safe_column("value")).write_csv(),
                 media_type="text/csv",
                 headers={"Content-Disposition": f'attachment; filename="{import_id}-errors.csv"'},
             )

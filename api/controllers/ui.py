@@ -22,6 +22,7 @@ from litestar.status_codes import HTTP_303_SEE_OTHER
 
 from api.schemas import ImportSummary
 from api.services import ImportService
+from api.spreadsheet_safety import spreadsheet_safe
 from api.ui_auth import LoginThrottle, SessionUser, session_user, sign_in
 from api.uploads import MAX_FILE_BYTES, file_row
 from orchestration.control_store import ControlStore
@@ -251,7 +252,14 @@ class UIController(Controller):
         for row in errors.iter_rows(named=True):
             line = file_row(upload.row_map, row["row_index"]) if upload else None
             writer.writerow(
-                [row["row_index"], line, row["field"], row["code"], row["message"], row["value"]]
+                [
+                    row["row_index"],
+                    line,
+                    row["field"],
+                    row["code"],
+                    row["message"],
+                    None if row["value"] is None else spreadsheet_safe(row["value"]),
+                ]
             )
         return Response(
             out.getvalue(),

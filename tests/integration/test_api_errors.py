@@ -24,6 +24,21 @@ from tests.stack import Stack
 pytestmark = pytest.mark.integration
 
 CSV_HEADER = ["row_index", "field", "code", "message", "value"]
+# Values a spreadsheet would run as formulas, and how the CSV writes them.
+FORMULAS = {
+    '=HYPERLINK("http://x.test","click")': '\'=HYPERLINK("http://x.test","click")',
+    "-2+3+cmd|' /C calc'!A0": "'-2+3+cmd|' /C calc'!A0",
+    "@SUM(1)": "'@SUM(1)",
+    "+91 98765": "+91 98765",  # an invalid phone number, as sent: not a formula
+}
+FORMULA_BODY = {
+    "contacts": [
+        {"name": "A", "phoneNumber": '=HYPERLINK("http://x.test","click")'},
+        {"name": "B", "phoneNumber": "-2+3+cmd|' /C calc'!A0"},
+        {"name": "C", "phoneNumber": "+14155552671", "language": "@SUM(1)"},
+        {"name": "D", "phoneNumber": "+91 98765"},
+    ]
+}
 
 
 @dataclass
@@ -31,6 +46,7 @@ class Finished:
     client: httpx.Client
     messy: str
     clean: str
+    formulas: str
 
 
 @pytest.fixture(scope="module")
@@ -39,9 +55,10 @@ def finished(stack: Stack) -> Iterator[Finished]:
     with stack.client(key) as client:
         messy = client.post(BULK, json=MESSY_BODY).json()["importId"]
         clean = client.post(BULK, json=SEED_BODY).json()["importId"]
-        for import_id in (messy, clean):
+        formulas = client.post(BULK, json=FORMULA_BODY).json()["importId"]
+        for import_id in (messy, clean, formulas):
             stack.wait_for_terminal(import_id, api_key=key, timeout_s=120)
-        yield Finished(client, messy, clean)
+        yield Finished(client, messy, clean, formulas)
 
 
 def errors_page(finished: Finished, **params: Any) -> dict[str, Any]:
@@ -94,6 +111,14 @@ def test_csv_by_query_has_a_header_and_the_same_rows(finished: Finished) -> None
     assert rows[1:] == [
         [str(r["rowIndex"]), r["field"], r["code"], r["message"], r["value"] or ""] for r in as_json
     ]
+
+
+def test_csv_escapes_values_a_spreadsheet_would_run_as_formulas(finished: Finished) -> None:
+    path = f"/v1/imports/{finished.formulas}/errors"
+    as_json = finished.client.get(path).json()["data"]
+    assert sorted(r["value"] for r in as_json) == sorted(FORMULAS)  # JSON keeps what was sent
+    rows = parse_csv(finished.client.get(path, params={"format": "csv"}))
+    assert [row[4] for row in rows[1:]] == [FORMULAS[r["value"]] for r in as_json]
 
 
 def test_csv_by_accept_header_matches_csv_by_query(finished: Finished) -> None:
