@@ -60,6 +60,12 @@ def normalized_contacts(
     path = Path(config.landing_path)
     try:
         contacts = read_landed_contacts(path)
+    except FileNotFoundError as exc:
+        raise Failure(
+            description=f"The request body of {config.import_id} is gone from the landing zone "
+            f"(no file at {path}), e.g. removed by `oliai prune`: this import can no longer be "
+            "re-processed."
+        ) from exc
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise Failure(
             description=f"Cannot read the landed request of {config.import_id} at {path}: {exc}"

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 
 from orchestration.control_store import ControlStore
-from orchestration.settings import Settings
+from orchestration.settings import MIB, Settings
 
 app = typer.Typer(
     help="OliAI contacts imports: the stack, keys, webhooks and the warehouse.",
@@ -177,6 +177,65 @@ def sql(
 
         with pl.Config(tbl_rows=50, tbl_cols=20, fmt_str_lengths=60):
             typer.echo(frame)
+
+
+PRUNE_LISTED = 100  # a dry run lists this many imports, then a count
+
+
+@app.command()
+def prune(
+    older_than_days: Annotated[
+        int,
+        typer.Option(
+            "--older-than-days",
+            min=1,
+            help="Prune imports whose newest run ended more than this many days ago.",
+        ),
+    ],
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="List what would be deleted; delete nothing.")
+    ] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Delete the landing bodies and staged rows of imports whose newest run ended long ago.
+
+    Row errors, Dagster's run history and the warehouse stay. A pruned import cannot be re-executed.
+    Imports never submitted, queued or running keep their files.
+    """
+    from datetime import UTC, datetime, timedelta
+
+    from dagster import DagsterInstance
+
+    from orchestration.retention import prunable_imports, prune_imports
+
+    settings = _settings(data_dir)
+    if not settings.dagster_home.is_dir():
+        # Opening the instance would create one: a mistyped --data-dir would leave a stray tree.
+        typer.echo(f"No Dagster instance at {settings.dagster_home}: check --data-dir.", err=True)
+        raise typer.Exit(1)
+    with DagsterInstance.from_config(str(settings.dagster_home)) as instance:
+        imports = prunable_imports(
+            instance,
+            settings.landing_dir,
+            settings.staging_dir,
+            older_than=timedelta(days=older_than_days),
+            now=datetime.now(UTC),
+        )
+    count = f"{len(imports)} import{'' if len(imports) == 1 else 's'}"
+    if dry_run:
+        for item in imports[:PRUNE_LISTED]:
+            files = ", ".join(path.name for path in item.paths)
+            typer.echo(
+                f"{item.import_id}  {item.org_id or '-'}  {item.size_bytes:,} bytes  ({files})"
+            )
+        if len(imports) > PRUNE_LISTED:
+            typer.echo(f"... and {len(imports) - PRUNE_LISTED} more")
+        size = sum(item.size_bytes for item in imports)
+        summary = f"Would prune {count}, freeing {size / MIB:.1f} MiB"
+    else:
+        freed = prune_imports(imports)
+        summary = f"Pruned {count}, freed {freed / MIB:.1f} MiB"
+    typer.echo(f"{summary} (landing bodies and staged rows; row errors kept).")
 
 
 @app.command()
