@@ -6,18 +6,15 @@ Dagster run history and the warehouse are not touched.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from dagster import DagsterInstance, RunsFilter
+from dagster import DagsterInstance
 
-from orchestration import staging, tags
-
-# Import ids per run-storage query: each is a bound parameter, and SQLite builds before 3.32
-# allow only 999 of them.
-LOOKUP_BATCH = 500
+from orchestration import staging
+from orchestration.import_runs import newest_runs
 
 
 @dataclass(frozen=True)
@@ -40,7 +37,9 @@ def prunable_imports(
     and one whose newest run is queued or running still needs its files: both are kept."""
     orgs, files = _candidates(landing_dir, staging_dir)
     cutoff = (now - older_than).timestamp()
-    ended = _newest_run_ends(instance, sorted(files))
+    ended = {
+        import_id: run.ended_at for import_id, run in newest_runs(instance, sorted(files)).items()
+    }
     return [
         PrunableImport(
             import_id=import_id,
@@ -88,29 +87,6 @@ def _candidates(
             if valid.is_file():
                 files.setdefault(import_dir.name, []).append(valid)
     return orgs, files
-
-
-def _newest_run_ends(
-    instance: DagsterInstance, import_ids: Sequence[str]
-) -> dict[str, float | None]:
-    """When each import's newest run ended (None while it is unfinished); imports without runs
-    are left out."""
-    ends: dict[str, float | None] = {}
-    for start in range(0, len(import_ids), LOOKUP_BATCH):
-        batch = list(import_ids[start : start + LOOKUP_BATCH])
-        # Newest first: the first record seen per import is its newest run, as the API sees it.
-        for record in instance.get_run_records(RunsFilter(tags={tags.IMPORT_ID: batch})):
-            run = record.dagster_run
-            import_id = run.tags[tags.IMPORT_ID]
-            if import_id in ends:
-                continue
-            if not run.is_finished:
-                ends[import_id] = None
-            elif record.end_time is not None:
-                ends[import_id] = record.end_time
-            else:
-                ends[import_id] = record.update_timestamp.timestamp()
-    return ends
 
 
 def _size(path: Path) -> int:

@@ -276,7 +276,7 @@ def run_stack(settings: Settings) -> int:
     if interrupted:
         print(
             f"Marked {len(interrupted)} run(s) left in flight by the last stop as failed; "
-            "their imports show FAILED and can be re-executed.",
+            "their imports show FAILED; re-execute them with `oliai reexecute --failed`.",
             flush=True,
         )
     store = ControlStore.from_url(settings.resolved_control_store_url)

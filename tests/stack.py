@@ -60,7 +60,8 @@ class Stack:
     def oliai(self, *args: str, input_text: str | None = None) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [OLIAI, *args, "--data-dir", str(self.data_dir)],
-            env=self.env,
+            # Commands that call the webserver (`oliai reexecute`) must find this stack's port.
+            env={**self.env, "OLIAI_DAGSTER_URL": self.dagster_url},
             capture_output=True,
             text=True,
             timeout=120,
