@@ -625,8 +625,13 @@ def test_a_tick_claims_no_more_than_the_dispatcher_can_start(
     url = f"sqlite:///{tmp_path / 'control.db'}"
     store = ControlStore.from_url(url)
     secret = store.ensure_organization("org")
+    # One scan per tick (no watching): each tick() below is one claim of due events.
     delivery = sensors.WebhookDelivery(
-        control_store_url=url, allow_private=True, timeout_seconds=2.0, concurrency=2
+        control_store_url=url,
+        allow_private=True,
+        timeout_seconds=2.0,
+        concurrency=2,
+        watch_seconds=0.0,
     )
 
     def leased() -> int:
