@@ -1,17 +1,23 @@
 """`oliai up` serves the code location from one code server whose run workers fork warm.
 
 The webserver and the daemon load the location from that server (no code server of their own),
-and its forkserver has imported the run's libraries before any import arrives.
+its forkserver has imported the run's libraries before any import arrives, and what Dagster does
+with a run worker (here: terminating it from the UI) still works on a forked one.
 """
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
+import httpx
 import psutil
 import pytest
 import yaml
+from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus
 
+from orchestration.settings import Settings
+from orchestration.warehouse_reader import query_warehouse
 from tests.integration.api_support import BULK, SEED_BODY
 from tests.stack import Stack
 
@@ -19,6 +25,8 @@ pytestmark = pytest.mark.integration
 
 # Shared libraries only a process that imported the code location has mapped.
 CODE_LOCATION_LIBRARIES = ("polars", "duckdb")
+# What the Dagster UI's "Terminate" sends.
+TERMINATE = "mutation Terminate($runId: String!) { terminateRun(runId: $runId) { __typename } }"
 
 
 def _cmdline(process: psutil.Process) -> str:
@@ -64,3 +72,43 @@ def test_the_forkserver_has_the_code_location_loaded_before_a_run(stack: Stack) 
         assert response.status_code == 202, response.text
     status = stack.wait_for_terminal(response.json()["importId"], key)
     assert status["status"] == "COMPLETED", status
+
+
+def test_a_run_terminated_from_the_ui_is_canceled_and_imports_nothing(stack: Stack) -> None:
+    key = stack.new_org_key("terminated")
+    # 1.5 KB of metadata per contact keeps the run busy for seconds: time to terminate it.
+    contacts = [
+        {"name": f"Stop {i}", "phoneNumber": f"+9198{i:08d}", "note": "n" * 1500}
+        for i in range(10_000)
+    ]
+    with stack.client(key) as client:
+        response = client.post(BULK, json={"contacts": contacts})
+        assert response.status_code == 202, response.text
+        import_id = response.json()["importId"]
+        deadline = time.monotonic() + 60
+        while not (run_id := client.get("/v1/imports").json()["data"][0]["runId"]):
+            assert time.monotonic() < deadline, "the import got no run"
+            time.sleep(0.05)
+
+    with DagsterInstance.from_config(str(stack.data_dir / "dagster")) as instance:
+        while not instance.all_logs(run_id, of_type=DagsterEventType.STEP_START):
+            assert time.monotonic() < deadline, "the run's first step never started"
+            time.sleep(0.02)
+        answer = httpx.post(
+            f"{stack.dagster_url}/graphql",
+            json={"query": TERMINATE, "variables": {"runId": run_id}},
+            timeout=30,
+        ).json()
+        assert answer["data"]["terminateRun"]["__typename"] == "TerminateRunSuccess", answer
+        while not (run := instance.get_run_by_id(run_id)) or not run.is_finished:
+            assert time.monotonic() < deadline, "the terminated run did not end"
+            time.sleep(0.1)
+        assert run.status == DagsterRunStatus.CANCELED
+
+    assert stack.wait_for_terminal(import_id, key)["status"] == "FAILED"
+    written = query_warehouse(
+        Settings(data_dir=stack.data_dir).warehouse_path,
+        f"SELECT count(*) AS n FROM contacts WHERE created_import_id = '{import_id}'",
+        wait_s=60,
+    )
+    assert written.is_empty() or written["n"].item() == 0
