@@ -135,11 +135,14 @@ class RetryPolicy:
 
 @dataclass(frozen=True)
 class PollPolicy:
-    """Status polling: the first wait, the growth factor and the longest wait (seconds)."""
+    """Status polling: the first wait, the growth factor and the longest wait (seconds).
 
-    initial_s: float = 0.25
-    factor: float = 1.5
-    max_s: float = 2.0
+    A 10k import usually ends 1.2 to 2 s after its POST: polls at 0.2, 0.45, 0.76, 1.15, 1.64,
+    2.25 s ... notice it within ~0.5 s, at most one poll a second afterwards."""
+
+    initial_s: float = 0.2
+    factor: float = 1.25
+    max_s: float = 1.0
 
     def delays(self) -> Iterator[float]:
         delay = self.initial_s
