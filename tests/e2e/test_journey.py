@@ -14,6 +14,7 @@ import psutil
 import pytest
 
 from orchestration.examples import SEED_EXAMPLE
+from orchestration.reexecution import launch_reexecution
 from tests.receiver import WebhookReceiver
 from tests.stack import Stack, running_stack
 
@@ -111,30 +112,14 @@ def test_warehouse_answers_sql(journey: Stack) -> None:
     assert len(rows) == 5
 
 
-REEXECUTE = """
-mutation Reexecute($parentRunId: String!) {
-  launchRunReexecution(reexecutionParams: {parentRunId: $parentRunId, strategy: ALL_STEPS}) {
-    __typename
-    ... on LaunchRunSuccess { run { runId } }
-    ... on PythonError { message }
-  }
-}
-"""
-
-
 def test_reexecution_from_dagster_updates_status_and_sends_a_new_webhook(
     journey: Stack, receiver: WebhookReceiver
 ) -> None:
     with journey.client() as client:
         newest = client.get("/v1/imports", params={"limit": 100}).json()["data"]
     seed = next(item for item in newest if item["total"] == 2)
-    launched = httpx.post(
-        f"{journey.dagster_url}/graphql",
-        json={"query": REEXECUTE, "variables": {"parentRunId": seed["runId"]}},
-        timeout=30,
-    ).json()["data"]["launchRunReexecution"]
-    assert launched["__typename"] == "LaunchRunSuccess", launched
-    new_run_id = launched["run"]["runId"]
+    with httpx.Client() as dagster:  # the mutation the UI's "Re-execute" sends
+        new_run_id = launch_reexecution(dagster, journey.dagster_url, seed["runId"])
 
     deadline = time.monotonic() + 60
     with journey.client() as client:

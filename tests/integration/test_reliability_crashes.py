@@ -22,6 +22,7 @@ from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus, RunsFil
 
 from orchestration import tags
 from orchestration.control_store import ControlStore
+from orchestration.reexecution import launch_reexecution
 from orchestration.settings import Settings
 from orchestration.warehouse_reader import query_warehouse
 from tests.integration.api_support import BULK, phone
@@ -31,15 +32,6 @@ from tests.stack import TERMINAL, Stack, running_stack
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
 
 WAREHOUSE_STEP = "warehouse_tables"
-REEXECUTE = """
-mutation Reexecute($parentRunId: String!) {
-  launchRunReexecution(reexecutionParams: {parentRunId: $parentRunId, strategy: ALL_STEPS}) {
-    __typename
-    ... on LaunchRunSuccess { run { runId } }
-    ... on PythonError { message }
-  }
-}
-"""
 
 
 @pytest.fixture(scope="module")
@@ -123,15 +115,11 @@ def reexecute_failed(
     """Re-execute every FAILED import's run as the Dagster UI does; each must end COMPLETED.
     Returns the history afterwards."""
     failed = {i: item["runId"] for i, item in items.items() if item["status"] == "FAILED"}
-    new_runs = {}
-    for import_id, run_id in failed.items():
-        answer = httpx.post(
-            f"{stack.dagster_url}/graphql",
-            json={"query": REEXECUTE, "variables": {"parentRunId": run_id}},
-            timeout=30,
-        ).json()["data"]["launchRunReexecution"]
-        assert answer["__typename"] == "LaunchRunSuccess", answer
-        new_runs[import_id] = answer["run"]["runId"]
+    with httpx.Client() as dagster:
+        new_runs = {
+            import_id: launch_reexecution(dagster, stack.dagster_url, run_id)
+            for import_id, run_id in failed.items()
+        }
     deadline = time.monotonic() + 240
     while True:
         items = history(client)

@@ -26,6 +26,7 @@ from standardwebhooks.webhooks import WebhookVerificationError
 
 from orchestration import sensors
 from orchestration.control_store import ControlStore, webhook_events
+from orchestration.reexecution import launch_reexecution
 from orchestration.stack import SEED_EXAMPLE
 from orchestration.webhooks.delivery import JITTER, RETRY_SCHEDULE_S
 from tests.stack import TERMINAL, Stack, make_stack
@@ -270,19 +271,6 @@ query RunsOfImport($importId: String!) {
 }
 """
 
-REEXECUTE = """
-mutation Reexecute($parentRunId: String!) {
-  launchRunReexecution(
-    reexecutionParams: {parentRunId: $parentRunId, strategy: ALL_STEPS}
-  ) {
-    __typename
-    ... on LaunchRunSuccess { run { runId } }
-    ... on Error { message }
-  }
-}
-"""
-
-
 # --- on the session stack ----------------------------------------------------------------------
 
 
@@ -427,10 +415,8 @@ def test_reexecuted_run_is_followed_and_gets_its_own_event(
     assert first.payload["runId"] == parent["runId"]
 
     # What the Dagster UI's "Re-execute all" button sends.
-    launched_run = dagster_graphql(stack, REEXECUTE, parentRunId=parent["runId"])
-    answer = launched_run["launchRunReexecution"]
-    assert answer["__typename"] == "LaunchRunSuccess", answer
-    child_id = answer["run"]["runId"]
+    with httpx.Client() as dagster:
+        child_id = launch_reexecution(dagster, stack.dagster_url, parent["runId"])
 
     # The status endpoint follows the new run once it has ended.
     def status_of_new_run() -> dict[str, Any] | None:
