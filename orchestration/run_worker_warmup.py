@@ -19,5 +19,7 @@ import orchestration.cli
 import orchestration.code_server
 import orchestration.definitions  # noqa: F401
 
-with DagsterInstance.from_ref(InstanceRef.from_dir(os.environ["DAGSTER_HOME"])):
-    pass
+# Without DAGSTER_HOME (a hand-started `oliai code-server`) runs load the instance cold.
+if "DAGSTER_HOME" in os.environ:
+    with DagsterInstance.from_ref(InstanceRef.from_dir(os.environ["DAGSTER_HOME"])):
+        pass
