@@ -3,12 +3,16 @@
 The 202 only waits for the landing file and the control-store row; GraphQL submission takes
 ~200 ms, so it happens here. Anything accepted but not yet submitted — because Dagster was down
 or the API was killed — is picked up again on the next pass or the next start.
+
+Every API process (uvicorn worker, replica) runs a submitter over the same outbox, so each import
+is claimed in the control store before it is submitted: only the claim's holder submits it.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from datetime import timedelta
 
 from api.dagster_gateway import DagsterGateway
 from orchestration.control_store import ControlStore
@@ -17,6 +21,11 @@ logger = logging.getLogger("oliai.submitter")
 
 IDLE_POLL_S = 5.0
 MAX_BACKOFF_S = 30.0
+# How long a claim keeps other processes off an import: longer than one submission can take (a
+# run-storage read, then the GraphQL launch, whose client times out after 30 s), so it does not
+# expire while its holder is still submitting. A process that dies holding it delays that import
+# by at most this; then another process takes it and finds any run the dead one had launched.
+SUBMIT_LEASE = timedelta(seconds=60)
 
 
 class RunSubmitter:
@@ -62,6 +71,8 @@ class RunSubmitter:
         for record in self._store.unsubmitted_imports():
             if self._stopped.is_set():
                 break
+            if not self._store.claim_submission(record.id, SUBMIT_LEASE):
+                continue  # another process is submitting it, or already has
             try:
                 # A run may exist already if we died between launching it and recording it.
                 existing = self._gateway.latest_run(record.id)

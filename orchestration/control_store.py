@@ -65,6 +65,8 @@ imports = sa.Table(
     sa.Column("run_id", sa.String(64)),
     sa.Column("submit_attempts", sa.Integer, nullable=False, default=0),
     sa.Column("last_submit_error", sa.Text),
+    # Which submitter may submit the import: several API processes drain the one outbox.
+    sa.Column("submit_claimed_until", sa.DateTime(timezone=True)),
     sa.Index("ix_imports_org_created", "org_id", "created_at"),
     sa.Index("ux_imports_idempotency", "org_id", "idempotency_key", unique=True),
 )
@@ -267,7 +269,33 @@ def create_control_engine(url: str) -> Engine:
     if engine.dialect.name == "sqlite":
         sa.event.listen(engine, "connect", _configure_sqlite)
     metadata.create_all(engine)
+    _add_submit_claim_column(engine)
     return engine
+
+
+def _has_submit_claim_column(engine: Engine) -> bool:
+    return any(
+        column["name"] == "submit_claimed_until"
+        for column in sa.inspect(engine).get_columns("imports")
+    )
+
+
+def _add_submit_claim_column(engine: Engine) -> None:
+    # `create_all` creates missing tables, never missing columns, and control stores made
+    # before submission leases still hold imports to submit: the one upgrade this store has
+    # needed, so it is done here rather than with a migration tool.
+    if _has_submit_claim_column(engine):
+        return
+    column_type = imports.c.submit_claimed_until.type.compile(dialect=engine.dialect)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                sa.text(f"ALTER TABLE imports ADD COLUMN submit_claimed_until {column_type}")
+            )
+    except sa.exc.DBAPIError:
+        # Another API process starting at the same moment added it first.
+        if not _has_submit_claim_column(engine):
+            raise
 
 
 class ControlStore:
@@ -578,21 +606,54 @@ class ControlStore:
             ).all()
         return [_import_record(row) for row in rows]
 
+    def claim_submission(self, import_id: str, lease: timedelta) -> bool:
+        """Make this process the import's only submitter for `lease`; False if the import is
+        submitted already or another process holds an unexpired claim.
+
+        One conditional UPDATE, so of two processes claiming at once exactly one changes the
+        row: SQLite runs one writer at a time, and Postgres makes the second UPDATE wait for the
+        first and re-check its WHERE against the committed row.
+        """
+        now = utcnow()
+        claim = imports.c.submit_claimed_until
+        with self._begin() as conn:
+            result = conn.execute(
+                imports.update()
+                .where(
+                    imports.c.id == import_id,
+                    imports.c.state == "accepted",
+                    imports.c.submitted_at.is_(None),
+                    sa.or_(claim.is_(None), claim < now),
+                )
+                .values(submit_claimed_until=now + lease)
+            )
+        return result.rowcount == 1
+
     def record_submission(self, import_id: str, run_id: str) -> None:
         with self._begin() as conn:
             conn.execute(
                 imports.update()
                 .where(imports.c.id == import_id)
-                .values(submitted_at=utcnow(), run_id=run_id, last_submit_error=None)
+                .values(
+                    submitted_at=utcnow(),
+                    run_id=run_id,
+                    last_submit_error=None,
+                    submit_claimed_until=None,
+                )
             )
 
     def record_submit_failure(self, import_id: str, error: str) -> None:
+        # The claim is released rather than left to expire: whichever submitter retries (each
+        # backs off on failures) checks for an existing run first, so keeping it would only
+        # delay the retry by up to a lease.
         with self._begin() as conn:
             conn.execute(
                 imports.update()
                 .where(imports.c.id == import_id)
                 .values(
-                    submit_attempts=imports.c.submit_attempts + 1, last_submit_error=error[:2000]
+                    submit_attempts=imports.c.submit_attempts + 1,
+                    last_submit_error=error[:2000],
+                    submit_claimed_until=None,
                 )
             )
 
