@@ -71,7 +71,7 @@ def fail_interrupted_runs(dagster_home: Path) -> list[str]:
             instance.report_run_failed(
                 run,
                 "The stack stopped while this run was in flight and its process is gone; "
-                "re-execute the run to process the import.",
+                "re-execute the run (or `oliai reexecute --failed`) to process the import.",
             )
         return [run.run_id for run in runs]
 
