@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import time
+from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
@@ -235,30 +236,39 @@ def test_daemon_killed_while_runs_are_queued(crash_stack: Stack, instance: Dagst
     stack = crash_stack
     org = "crash-daemon"
     key = stack.new_org_key(org)
+    # Twice as many imports as may run at once (max_concurrent_runs 8), each with 1.5 KB of
+    # metadata per contact to keep its run busy while the rest are submitted.
+    imports, size = 16, 2000
+
+    def statuses() -> dict[str, DagsterRunStatus]:
+        records = instance.get_run_records(filters=RunsFilter(tags={tags.ORG_ID: org}))
+        return {r.dagster_run.tags[tags.IMPORT_ID]: r.dagster_run.status for r in records}
+
     with stack.client(key) as client:
         accepted = []
-        for index in range(10):
-            response = client.post(BULK, json=body(index * 1000, 100))
+        for index in range(imports):
+            response = client.post(BULK, json=body(index * size, size, note="n" * 1500))
             assert response.status_code == 202, response.text
             accepted.append(response.json()["importId"])
-        # Wait until every import has its run, then kill while some still wait in the queue.
-        deadline = time.monotonic() + 60
-        while not all(item["runId"] for item in history(client).values()):
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
-    statuses = {
-        r.dagster_run.tags[tags.IMPORT_ID]: r.dagster_run.status
-        for r in instance.get_run_records(filters=RunsFilter(tags={tags.ORG_ID: org}))
-    }
+
+    def queued_behind_running(seen: dict[str, DagsterRunStatus]) -> bool:
+        counts = Counter(seen.values())
+        return counts[DagsterRunStatus.QUEUED] >= 2 and counts[DagsterRunStatus.STARTED] >= 1
+
+    # Kill while runs wait in the queue behind running ones (imports not submitted yet wait in
+    # the API's outbox).
+    deadline = time.monotonic() + 60
+    while not queued_behind_running(seen := statuses()):
+        assert time.monotonic() < deadline, f"no runs ever queued behind running ones: {seen}"
+        time.sleep(0.02)
     kill_and_restart(stack, child(stack, "dagster-daemon"))
-    print(f"run statuses when the daemon died: {sorted(s.value for s in statuses.values())}")
-    assert DagsterRunStatus.QUEUED in statuses.values(), statuses
+    print(f"run statuses when the daemon died: {sorted(s.value for s in seen.values())}")
 
     with stack.client(key) as client:
         items = wait_all_terminal(client)
         assert set(items) == set(accepted)
         items = reexecute_failed(stack, client, items)
-    assert_whole_imports(stack, org, dict.fromkeys(accepted, 100), items)
+    assert_whole_imports(stack, org, dict.fromkeys(accepted, size), items)
 
 
 def test_run_worker_killed_inside_the_warehouse_write(
