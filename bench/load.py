@@ -112,7 +112,12 @@ def run_client(
 
 def stack_processes(stack: Stack) -> dict[str, psutil.Process]:
     assert stack.process is not None
-    names = {"uvicorn": "api", "dagster-webserver": "webserver", "dagster-daemon": "daemon"}
+    names = {
+        "uvicorn": "api",
+        "dagster-webserver": "webserver",
+        "dagster-daemon": "daemon",
+        "code-server": "code server",  # with the run workers it forks
+    }
     found = {}
     for child in psutil.Process(stack.process.pid).children():
         cmdline = " ".join(child.cmdline())
@@ -206,7 +211,7 @@ def report(stack: Stack, args: argparse.Namespace) -> None:
         peak_fds = max(s[1] for s in warm)
         peak_rss = max(s[2] for s in warm)
         print(
-            f"  {name:<10} fds {first[1]:>4} -> {last[1]:>4} (max {peak_fds:>4})   "
+            f"  {name:<11} fds {first[1]:>4} -> {last[1]:>4} (max {peak_fds:>4})   "
             f"RSS {first[2]:7.1f} -> {last[2]:7.1f} MiB (max {peak_rss:7.1f})"
         )
 
@@ -246,7 +251,7 @@ def drain(
     print(f"\ndrain: {time.monotonic() - start:.0f} s; accepted imports by status: {dict(ended)}")
     for name, process in processes.items():
         fds, rss = resources(process)
-        print(f"  {name:<10} after drain: fds {fds:>4}   RSS {rss:7.1f} MiB")
+        print(f"  {name:<11} after drain: fds {fds:>4}   RSS {rss:7.1f} MiB")
 
 
 if __name__ == "__main__":
