@@ -4,8 +4,9 @@ Dagster's code server starts every run in a freshly *spawned* Python process, wh
 Dagster and this code location again before it does any work: ~1.3 s of each import's latency on
 a 2-core machine, more than the work itself for 10,000 contacts. This is Dagster's own server
 with one change: run processes are forked from a forkserver that imported all of that once, so a
-run starts in tens of milliseconds. Everything else (run tracking, termination from the UI,
-sensors, the run's origin for re-execution) is Dagster's unchanged code.
+run's first event comes ~0.25 s after the daemon launches it instead of ~1.5 s. Everything else
+(run tracking, termination from the UI, sensors, the run's origin for re-execution) is Dagster's
+unchanged code.
 
 `oliai up` starts it (`oliai code-server SOCKET`) and points the webserver and the daemon at it;
 the repo's `workspace.yaml` still loads the module directly for `dagster dev` and `dagster
