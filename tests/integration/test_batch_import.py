@@ -31,6 +31,7 @@ from api.batch_import import (
     errors_path,
 )
 from api.client import ImportsClient, PollPolicy, RetryNotice
+from api.dagster_gateway import REACHABILITY_TTL_S
 from tests.integration.api_support import BULK, MESSY_BODY, MESSY_ERRORS, phone
 from tests.stack import OLIAI, Stack, make_stack
 
@@ -417,6 +418,8 @@ def test_orchestrator_unavailable_503_is_retried(limited_stack: Stack, tmp_path:
             results.append(BatchImporter(client, options, poll=SLOW_POLL).run())
 
     webserver.suspend()  # SIGSTOP: the API's reachability check times out → 503
+    # ... once the API's last successful check (an earlier test's POST) is no longer cached.
+    time.sleep(REACHABILITY_TTL_S)
     try:
         thread = threading.Thread(target=importer)
         thread.start()
