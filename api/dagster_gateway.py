@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 import httpx
-from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
+from dagster import DagsterInstance, RunsFilter
 from dagster_graphql import DagsterGraphQLClient
 
 from orchestration import tags
@@ -89,10 +89,7 @@ class DagsterGateway:
         run = record.dagster_run
         end_time = (
             datetime.fromtimestamp(record.end_time, UTC)
-            if record.end_time and run.status in _ENDED
+            if record.end_time and run.is_finished
             else None
         )
         return RunView(run_id=run.run_id, status=run.status.value, tags=run.tags, end_time=end_time)
-
-
-_ENDED = {DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED}

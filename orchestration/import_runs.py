@@ -15,7 +15,6 @@ from orchestration import tags
 # Import ids per run-storage query: each is a bound parameter, and SQLite builds before 3.32
 # allow only 999 of them.
 LOOKUP_BATCH = 500
-FINISHED = (DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED)
 
 
 @dataclass(frozen=True)
@@ -63,7 +62,7 @@ def _newest_per_import(records: Iterable[RunRecord]) -> dict[str, ImportRun]:
 
 
 def _ended_at(run: DagsterRun, record: RunRecord) -> float | None:
-    if run.status not in FINISHED:
+    if not run.is_finished:
         return None
     return record.end_time if record.end_time is not None else record.update_timestamp.timestamp()
 
