@@ -26,8 +26,8 @@ from api.problems import Problem, internal_error_handler, problem_details_plugin
 from api.services import ImportService
 from api.submitter import RunSubmitter
 from api.ui_auth import LoginThrottle, csrf_middleware, session_config, session_store
-from orchestration.control_store import ControlStore
-from orchestration.settings import Settings
+from core.control_store import ControlStore
+from core.settings import Settings
 
 UI_DIR = Path(__file__).parent
 

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from litestar import Request
 
 from api.problems import Problem
-from orchestration.control_store import ControlStore
+from core.control_store import ControlStore
 
 MAX_KEY_LENGTH = 256
 

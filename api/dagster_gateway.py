@@ -14,10 +14,8 @@ import httpx
 from dagster import DagsterInstance, RunsFilter
 from dagster_graphql import DagsterGraphQLClient
 
-from orchestration import tags
-from orchestration.control_store import ImportRecord
-from orchestration.jobs import IMPORT_JOB
-from orchestration.settings import LOCATION_NAME
+from core.contracts import IMPORT_JOB, LOCATION_NAME, tags
+from core.control_store import ImportRecord
 
 REACHABILITY_TTL_S = 2.0
 

@@ -19,7 +19,7 @@ from litestar.openapi.spec import (
 )
 
 from api.schemas import MAX_CONTACTS, ProblemDocument, RowErrorList
-from orchestration.examples import SEED_EXAMPLE
+from core.examples import SEED_EXAMPLE
 
 _STRING = Schema(type=OpenAPIType.STRING)
 # Row rules are row-level: a contact missing `name`, or with a number for `phoneNumber`, is a

@@ -1,4 +1,5 @@
-"""Wire schemas (msgspec, camelCase on the wire)."""
+"""Wire schemas the server alone uses (msgspec, camelCase on the wire); the response shapes the
+client decodes too live in `client.schemas`."""
 
 from __future__ import annotations
 
@@ -7,7 +8,38 @@ from typing import Annotated, Any
 
 import msgspec
 
-MAX_CONTACTS = 10_000
+from client.schemas import (
+    MAX_CONTACTS,
+    DryRunReport,
+    DryRunRow,
+    ImportAccepted,
+    ImportList,
+    ImportStatusView,
+    ImportSummary,
+    RowError,
+    RowErrorList,
+)
+
+__all__ = [
+    "MAX_CONTACTS",
+    "BulkImportRequest",
+    "DryRunReport",
+    "DryRunRow",
+    "FieldProblem",
+    "FileImportRequest",
+    "Health",
+    "ImportAccepted",
+    "ImportList",
+    "ImportStatusView",
+    "ImportSummary",
+    "ProblemDocument",
+    "RowError",
+    "RowErrorList",
+    "WebhookAttemptView",
+    "WebhookDeliveryList",
+    "WebhookEventView",
+]
+
 MAX_FILE_CONTACTS = 100_000  # a file uploaded in the Contacts UI
 
 
@@ -25,52 +57,6 @@ class FileImportRequest(BulkImportRequest):
     contacts: Annotated[
         list[dict[str, Any]], msgspec.Meta(min_length=1, max_length=MAX_FILE_CONTACTS)
     ]
-
-
-class ImportAccepted(msgspec.Struct, rename="camel"):
-    import_id: str
-    status: str
-    total: int
-
-
-class ImportStatusView(msgspec.Struct, rename="camel"):
-    id: str
-    status: str
-    total: int
-    created: int
-    updated: int
-    failed: int
-    error_count: int
-    completed_at: datetime | None
-
-
-class ImportSummary(ImportStatusView):
-    created_at: datetime
-    audience_id: str | None
-    run_id: str | None
-
-
-class ImportList(msgspec.Struct, rename="camel"):
-    data: list[ImportSummary]
-    page: int
-    limit: int
-    total: int
-
-
-class RowError(msgspec.Struct, rename="camel"):
-    row_index: int
-    field: str
-    code: str
-    message: str
-    value: str | None
-
-
-class RowErrorList(msgspec.Struct, rename="camel"):
-    import_id: str
-    data: list[RowError]
-    page: int
-    limit: int
-    total: int
 
 
 class Health(msgspec.Struct):
@@ -118,28 +104,3 @@ class ProblemDocument(msgspec.Struct, omit_defaults=True):
     type: str = "about:blank"
     detail: str | None = None
     errors: list[FieldProblem] | None = None
-
-
-class DryRunRow(msgspec.Struct, rename="camel"):
-    """A row that passes the row rules, as the import would store it."""
-
-    row_index: int
-    phone_number: str
-    name: str
-    language: str | None
-    metadata: dict[str, Any]
-
-
-class DryRunReport(msgspec.Struct, rename="camel"):
-    """`?dryRun=true`: the row rules applied to the request; nothing is created.
-
-    `rows` lists the valid rows (normalized), `errors` every row error. Whether a valid row
-    would create or update a contact depends on the warehouse, so it is not reported.
-    """
-
-    total: int
-    valid: int
-    failed: int
-    error_count: int
-    rows: list[DryRunRow]
-    errors: list[RowError]

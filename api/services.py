@@ -24,9 +24,9 @@ from api.schemas import (
 )
 from api.submitter import RunSubmitter
 from api.validation import decode_bulk_request
-from orchestration import landing, staging
-from orchestration.control_store import ControlStore, IdempotencyConflict, ImportRecord
-from orchestration.status import TERMINAL, ImportStatus, import_outcome
+from core import landing, staging
+from core.contracts.status import TERMINAL, ImportStatus, import_outcome
+from core.control_store import ControlStore, IdempotencyConflict, ImportRecord
 from transforms import contacts_frame, normalize_contacts
 
 

@@ -15,7 +15,7 @@ import threading
 from datetime import timedelta
 
 from api.dagster_gateway import DagsterGateway
-from orchestration.control_store import ControlStore
+from core.control_store import ControlStore
 
 logger = logging.getLogger("oliai.submitter")
 

@@ -35,7 +35,7 @@ from litestar.stores.file import FileStore
 from litestar.types import Empty, Message, Receive, Scope, ScopeSession, Send
 
 from api.auth import has_api_key_header
-from orchestration.control_store import ControlStore, UserRecord
+from core.control_store import ControlStore, UserRecord
 
 SESSION_COOKIE = "oliai_session"
 CSRF_COOKIE = "oliai_csrf"

@@ -1,7 +1,7 @@
 """File imports from the Contacts UI: a multipart upload → the bulk endpoint's body → the same
 `ImportService.accept_bulk` path, with the file limits (100,000 rows, 50 MiB) instead of 10,000.
 
-The file is read by `api.contact_files` (CSV with `,` `;` or tab, UTF-8 with or without BOM;
+The file is read by `client.contact_files` (CSV with `,` `;` or tab, UTF-8 with or without BOM;
 `.xlsx`; a JSON array or NDJSON; header aliases, extra columns → metadata). Contact `i` of the
 import (its `row_index`) is the file's i-th non-empty data row; the file row it came from is
 kept as a run-length `row_map` in the control store, so the UI can show both.
@@ -21,17 +21,17 @@ import msgspec
 from litestar import Request
 from litestar.datastructures import UploadFile
 
-from api.contact_files import (
+from api.problems import Problem
+from api.schemas import MAX_FILE_CONTACTS, ImportAccepted
+from api.services import ImportService
+from client.contact_files import (
     SUFFIXES,
     ContactFileError,
     FileFormat,
     detect_format,
     read_contacts,
 )
-from api.problems import Problem
-from api.schemas import MAX_FILE_CONTACTS, ImportAccepted
-from api.services import ImportService
-from orchestration.control_store import ControlStore
+from core.control_store import ControlStore
 
 MIB = 1024 * 1024
 MAX_FILE_BYTES = 50 * MIB

@@ -62,9 +62,9 @@ def measure(command: list[str], env: dict[str, str] | None = None) -> Measured:
 
 def baseline(path: Path, batch_size: int) -> None:
     """The client's own work: stream, batch, encode each body; no network."""
-    from api.batch_import import batches, scan_file
-    from api.client import encode_bulk_body
-    from api.contact_files import read_contacts
+    from client.batch_import import batches, scan_file
+    from client.contact_files import read_contacts
+    from client.imports_client import encode_bulk_body
 
     scan_file(path)  # the fingerprint pass the import also makes
     rows = body_bytes = 0

@@ -22,7 +22,7 @@ import psutil
 
 sys.path[0] = str(Path(__file__).resolve().parents[1])  # run as a script from anywhere
 
-from orchestration.warehouse import ImportBatch, apply_import, open_warehouse  # noqa: E402
+from orchestration.warehouse.writer import ImportBatch, apply_import, open_warehouse  # noqa: E402
 from tests.stack import Stack, make_stack  # noqa: E402
 from transforms import contacts_frame, normalize_contacts  # noqa: E402
 

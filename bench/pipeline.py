@@ -41,9 +41,9 @@ import polars as pl
 
 sys.path[0] = str(Path(__file__).resolve().parents[1])  # run as a script from anywhere
 
-from orchestration import staging  # noqa: E402
-from orchestration.landing import land_request, read_landed_contacts  # noqa: E402
-from orchestration.warehouse import (  # noqa: E402
+from core import staging  # noqa: E402
+from core.landing import land_request, read_landed_contacts  # noqa: E402
+from orchestration.warehouse.writer import (  # noqa: E402
     ImportBatch,
     apply_import,
     open_warehouse,

@@ -20,10 +20,11 @@ from dagster import (
     multi_asset,
 )
 
-from orchestration import staging, tags
-from orchestration.landing import read_landed_contacts
+from core import staging
+from core.contracts import tags
+from core.landing import read_landed_contacts
 from orchestration.resources import ImportFiles, Warehouse
-from orchestration.warehouse import ImportBatch, apply_import
+from orchestration.warehouse.writer import ImportBatch, apply_import
 from transforms import contacts_frame, normalize_contacts
 
 GROUP = "contacts_import"

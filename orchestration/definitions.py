@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dagster import Definitions
 
+from core.settings import Settings
 from orchestration.assets import landed_batch, normalized_contacts, warehouse_tables
 from orchestration.jobs import import_contacts
 from orchestration.resources import ImportFiles, Warehouse
 from orchestration.sensors import WebhookDelivery, import_webhooks
-from orchestration.settings import Settings
 
 
 def build_definitions(settings: Settings) -> Definitions:

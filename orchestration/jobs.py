@@ -4,9 +4,8 @@ from typing import Any
 
 from dagster import AssetSelection, config_mapping, define_asset_job, in_process_executor
 
+from core.contracts import IMPORT_JOB
 from orchestration.assets import ImportConfig, normalized_contacts, warehouse_tables
-
-IMPORT_JOB = "import_contacts"
 
 
 @config_mapping

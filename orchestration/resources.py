@@ -9,7 +9,7 @@ from pathlib import Path
 import duckdb
 from dagster import ConfigurableResource
 
-from orchestration.warehouse import open_warehouse
+from orchestration.warehouse.writer import open_warehouse
 
 
 class ImportFiles(ConfigurableResource):

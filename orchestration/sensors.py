@@ -24,12 +24,11 @@ from dagster import (
     sensor,
 )
 
-from orchestration import tags
-from orchestration.control_store import ControlStore
-from orchestration.jobs import IMPORT_JOB
-from orchestration.status import import_outcome
-from orchestration.webhook_dispatch import DeliveryPolicy, control_store, dispatcher
+from core.contracts import IMPORT_JOB, tags
+from core.contracts.status import import_outcome
+from core.control_store import ControlStore
 from orchestration.webhooks import AttemptResult
+from orchestration.webhooks.dispatch import DeliveryPolicy, control_store, dispatcher
 
 ENDED = [DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED]
 # Runs that ended just before the cursor are scanned again; the store keeps one event per run.

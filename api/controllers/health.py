@@ -7,7 +7,7 @@ from litestar.openapi import ResponseSpec
 
 from api.dagster_gateway import DagsterGateway
 from api.schemas import Health
-from orchestration.control_store import ControlStore
+from core.control_store import ControlStore
 
 
 class HealthController(Controller):

@@ -30,10 +30,10 @@ from api.schemas import (
     WebhookEventView,
 )
 from api.services import ImportService
-from api.spreadsheet_safety import spreadsheet_safe_column
 from api.ui_auth import session_user
 from api.uploads import MAX_UPLOAD_REQUEST_BYTES, accept_upload
-from orchestration.control_store import ControlStore
+from client.spreadsheet_safety import spreadsheet_safe_column
+from core.control_store import ControlStore
 
 Page = Annotated[int, Parameter(ge=1, le=1_000_000, description="Page number, from 1.")]
 Limit = Annotated[int, Parameter(ge=1, le=100, description="Items per page, at most 100.")]

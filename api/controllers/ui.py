@@ -22,12 +22,12 @@ from litestar.status_codes import HTTP_303_SEE_OTHER
 
 from api.schemas import ImportSummary
 from api.services import ImportService
-from api.spreadsheet_safety import spreadsheet_safe
 from api.ui_auth import LoginThrottle, SessionUser, session_user, sign_in
 from api.uploads import MAX_FILE_BYTES, file_row
-from orchestration.control_store import ControlStore
-from orchestration.passwords import hash_password, needs_rehash, verify_password
-from orchestration.status import TERMINAL, ImportStatus
+from client.spreadsheet_safety import spreadsheet_safe
+from core.contracts.status import TERMINAL, ImportStatus
+from core.control_store import ControlStore
+from core.passwords import hash_password, needs_rehash, verify_password
 
 ERRORS_SHOWN = 100
 PAGE_SIZE = 20

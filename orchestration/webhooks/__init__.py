@@ -10,7 +10,7 @@ from orchestration.webhooks.delivery import (
     new_client,
     next_retry_delay,
 )
-from orchestration.webhooks.signing import new_secret, signed_headers
+from orchestration.webhooks.signing import signed_headers
 from orchestration.webhooks.ssrf import BlockedDestination, Target, resolve_target
 
 __all__ = [
@@ -23,7 +23,6 @@ __all__ = [
     "deliver",
     "deliver_all",
     "new_client",
-    "new_secret",
     "next_retry_delay",
     "resolve_target",
     "signed_headers",

@@ -1,18 +1,11 @@
-"""Standard Webhooks signing: per-organization secrets and the three signature headers."""
+"""Standard Webhooks signing: the three signature headers of one attempt."""
 
 from __future__ import annotations
 
-import base64
 import math
-import secrets
 from datetime import UTC, datetime
 
 from standardwebhooks import Webhook
-
-
-def new_secret() -> str:
-    """A fresh signing secret in the `whsec_<base64>` form every Standard Webhooks library reads."""
-    return "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode("ascii")
 
 
 def signed_headers(

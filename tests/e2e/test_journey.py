@@ -13,8 +13,8 @@ import httpx
 import psutil
 import pytest
 
-from orchestration.examples import SEED_EXAMPLE
-from orchestration.reexecution import launch_reexecution
+from core.examples import SEED_EXAMPLE
+from orchestration.maintenance.reexecution import launch_reexecution
 from tests.receiver import WebhookReceiver
 from tests.stack import Stack, running_stack
 

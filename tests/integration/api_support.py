@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from orchestration.examples import SEED_EXAMPLE
+from core.examples import SEED_EXAMPLE
 from tests.stack import Stack
 
 PROBLEM_JSON = "application/problem+json"

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from orchestration.settings import Settings
+from core.settings import Settings
 from tests.integration.api_support import (
     BULK,
     SEED_BODY,

@@ -22,7 +22,8 @@ import httpx
 import psutil
 import pytest
 
-from api.batch_import import (
+from api.dagster_gateway import REACHABILITY_TTL_S
+from client.batch_import import (
     BatchImporter,
     BatchImportOptions,
     RunSummary,
@@ -30,8 +31,7 @@ from api.batch_import import (
     checkpoint_path,
     errors_path,
 )
-from api.client import ImportsClient, PollPolicy, RetryNotice
-from api.dagster_gateway import REACHABILITY_TTL_S
+from client.imports_client import ImportsClient, PollPolicy, RetryNotice
 from tests.integration.api_support import BULK, MESSY_BODY, MESSY_ERRORS, phone
 from tests.stack import OLIAI, Stack, make_stack
 

@@ -16,8 +16,8 @@ import pytest
 import yaml
 from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus
 
-from orchestration.settings import Settings
-from orchestration.warehouse_reader import query_warehouse
+from core.settings import Settings
+from orchestration.warehouse.reader import query_warehouse
 from tests.integration.api_support import BULK, SEED_BODY
 from tests.stack import Stack
 

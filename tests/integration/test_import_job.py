@@ -17,12 +17,11 @@ import polars as pl
 import pytest
 from dagster import DagsterEventType, DagsterInstance, ExecuteInProcessResult, RunsFilter
 
-from orchestration import tags
+from core.contracts import IMPORT_JOB, tags
+from core.landing import land_request, landing_path
+from core.settings import Settings
 from orchestration.definitions import build_definitions
-from orchestration.jobs import IMPORT_JOB
-from orchestration.landing import land_request, landing_path
-from orchestration.settings import Settings
-from orchestration.warehouse import SCHEMA_VERSION, open_warehouse
+from orchestration.warehouse.writer import SCHEMA_VERSION, open_warehouse
 
 pytestmark = pytest.mark.integration
 
@@ -454,7 +453,7 @@ def test_failure_inside_the_warehouse_step_rolls_back_everything(
     def explode(total: int, failed: int) -> None:
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr("orchestration.warehouse.status_from_counts", explode)
+    monkeypatch.setattr("orchestration.warehouse.writer.status_from_counts", explode)
     result = importer.run(
         "imp_doomed",
         ORG,

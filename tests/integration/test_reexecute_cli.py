@@ -16,8 +16,8 @@ import httpx
 import pytest
 from dagster import DagsterEventType, DagsterInstance
 
-from orchestration.import_runs import newest_runs
-from orchestration.reexecution import Skip, launch_reexecution, reexecutable
+from core.import_runs import newest_runs
+from orchestration.maintenance.reexecution import Skip, launch_reexecution, reexecutable
 from tests.integration.api_support import BULK, SEED_BODY
 from tests.stack import TERMINAL, Stack
 

@@ -13,8 +13,8 @@ import msgspec
 import pytest
 
 from api.validation import MAX_NESTING
-from orchestration.settings import Settings
-from orchestration.warehouse_reader import query_warehouse
+from core.settings import Settings
+from orchestration.warehouse.reader import query_warehouse
 from tests.integration.api_support import (
     BULK,
     assert_problem,

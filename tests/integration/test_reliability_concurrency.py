@@ -17,8 +17,8 @@ import httpx
 import pytest
 from dagster import DagsterInstance
 
-from orchestration.settings import Settings
-from orchestration.warehouse_reader import query_warehouse
+from core.settings import Settings
+from orchestration.warehouse.reader import query_warehouse
 from tests.integration.api_support import BULK, fresh_org, phone
 from tests.stack import TERMINAL, Stack
 

@@ -21,11 +21,11 @@ import psutil
 import pytest
 from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus, RunsFilter
 
-from orchestration import tags
-from orchestration.control_store import ControlStore
-from orchestration.reexecution import launch_reexecution
-from orchestration.settings import Settings
-from orchestration.warehouse_reader import query_warehouse
+from core.contracts import tags
+from core.control_store import ControlStore
+from core.settings import Settings
+from orchestration.maintenance.reexecution import launch_reexecution
+from orchestration.warehouse.reader import query_warehouse
 from tests.integration.api_support import BULK, phone
 from tests.stack import TERMINAL, Stack, running_stack
 

@@ -16,13 +16,13 @@ import pytest
 from dagster import DagsterEvent, DagsterEventType, DagsterInstance, DagsterRunStatus, JobDefinition
 from polars.testing import assert_frame_equal
 
-from orchestration import staging, tags
+from core import staging
+from core.contracts import IMPORT_JOB, tags
+from core.landing import land_request, landing_path
+from core.settings import Settings
 from orchestration.definitions import build_definitions
-from orchestration.instance import prepare_instance
-from orchestration.jobs import IMPORT_JOB
-from orchestration.landing import land_request, landing_path
-from orchestration.retention import PrunableImport, prunable_imports, prune_imports
-from orchestration.settings import Settings
+from orchestration.maintenance.retention import PrunableImport, prunable_imports, prune_imports
+from orchestration.runtime.instance import prepare_instance
 from tests.stack import OLIAI
 
 pytestmark = pytest.mark.integration

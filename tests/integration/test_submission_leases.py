@@ -25,9 +25,10 @@ from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
 
 from api.dagster_gateway import DagsterGateway
 from api.submitter import RunSubmitter
-from orchestration import landing, tags
-from orchestration.control_store import ControlStore, imports, utcnow
-from orchestration.settings import Settings
+from core import landing
+from core.contracts import tags
+from core.control_store import ControlStore, imports, utcnow
+from core.settings import Settings
 from tests.integration.api_support import contacts
 from tests.stack import Stack
 

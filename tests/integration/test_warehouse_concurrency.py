@@ -1,8 +1,8 @@
 """Warehouse writers of concurrent queued runs, executed by the real daemon, never collide.
 
-Dagster's webserver and daemon run as subprocesses (started by `orchestration.stack`, as `oliai up`
-starts them) on an instance in `tmp_path` prepared by `orchestration.instance`. Runs are submitted
-through GraphQL, so they are real queued runs; up to 8 run at once.
+Dagster's webserver and daemon run as subprocesses (started by `orchestration.runtime.stack`, as
+`oliai up` starts them) on an instance in `tmp_path` prepared by `orchestration.runtime.instance`.
+Runs are submitted through GraphQL, so they are real queued runs; up to 8 run at once.
 
 What keeps the writers apart: DuckDB's own file lock, which `open_warehouse` waits on with
 backoff. A Dagster op pool was tried first and dropped: with SQLite instance storage Dagster 1.13
@@ -28,13 +28,12 @@ import pytest
 from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus, RunsFilter
 from dagster_graphql import DagsterGraphQLClient
 
-from orchestration import tags
-from orchestration.control_store import ControlStore
-from orchestration.instance import prepare_instance
-from orchestration.jobs import IMPORT_JOB
-from orchestration.landing import land_request
-from orchestration.settings import Settings
-from orchestration.stack import Child, start_children
+from core.contracts import IMPORT_JOB, tags
+from core.control_store import ControlStore
+from core.landing import land_request
+from core.settings import Settings
+from orchestration.runtime.instance import prepare_instance
+from orchestration.runtime.stack import Child, start_children
 from tests.stack import free_port
 
 pytestmark = pytest.mark.integration

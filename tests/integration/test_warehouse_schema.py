@@ -1,5 +1,6 @@
 """Opening a warehouse file written by an older version migrates it in place, keeping its rows
-(`orchestration/warehouse.py`: version 2 dropped the primary keys of contacts and memberships)."""
+(`orchestration/warehouse/writer.py`:
+version 2 dropped the primary keys of contacts and memberships)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from orchestration.warehouse import SCHEMA_VERSION, ImportBatch, apply_import, open_warehouse
+from orchestration.warehouse.writer import SCHEMA_VERSION, ImportBatch, apply_import, open_warehouse
 from transforms import contacts_frame, normalize_contacts
 
 pytestmark = pytest.mark.integration

@@ -21,6 +21,7 @@ import pytest
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
+from core.control_store import new_secret
 from orchestration.webhooks import (
     AttemptResult,
     DeliveryJob,
@@ -28,7 +29,6 @@ from orchestration.webhooks import (
     deliver,
     deliver_all,
     new_client,
-    new_secret,
     signed_headers,
 )
 

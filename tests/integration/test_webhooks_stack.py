@@ -24,10 +24,10 @@ from dagster import DagsterInstance, build_sensor_context
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
+from core.control_store import ControlStore, webhook_events
 from orchestration import sensors
-from orchestration.control_store import ControlStore, webhook_events
-from orchestration.reexecution import launch_reexecution
-from orchestration.stack import SEED_EXAMPLE
+from orchestration.maintenance.reexecution import launch_reexecution
+from orchestration.runtime.stack import SEED_EXAMPLE
 from orchestration.webhooks.delivery import JITTER, RETRY_SCHEDULE_S
 from tests.stack import TERMINAL, Stack, make_stack
 

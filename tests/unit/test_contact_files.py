@@ -12,7 +12,7 @@ from typing import Any
 import openpyxl
 import pytest
 
-from api.contact_files import (
+from client.contact_files import (
     ContactFileError,
     FileFormat,
     SourceRow,

@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from api.batch_import import (
+from client.batch_import import (
     BatchImporter,
     BatchImportOptions,
     ExitCode,
@@ -27,7 +27,7 @@ from api.batch_import import (
     idempotency_key,
     scan_file,
 )
-from api.client import (
+from client.imports_client import (
     ApiError,
     AsyncImportsClient,
     ImportsClient,
@@ -309,7 +309,7 @@ def test_a_changed_file_starts_over_with_new_keys(tmp_path: Path) -> None:
 
 def test_client_modules_import_neither_litestar_nor_dagster() -> None:
     code = (
-        "import sys, api.client, api.contact_files, api.batch_import; "
+        "import sys, client.imports_client, client.contact_files, client.batch_import; "
         "print(sorted({m.split('.')[0] for m in sys.modules} & {'litestar', 'dagster', 'polars'}))"
     )
     result = subprocess.run(
@@ -321,8 +321,9 @@ def test_client_modules_import_neither_litestar_nor_dagster() -> None:
 def test_completion_receiver_counts_only_verified_webhooks() -> None:
     from datetime import UTC, datetime
 
-    from api.batch_import import CompletionReceiver
-    from orchestration.webhooks.signing import new_secret, signed_headers
+    from client.batch_import import CompletionReceiver
+    from core.control_store import new_secret
+    from orchestration.webhooks.signing import signed_headers
 
     secret = new_secret()
     body = json.dumps({"event": "import.completed", "importId": "imp_1", "status": "COMPLETED"})

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from api.spreadsheet_safety import spreadsheet_safe, spreadsheet_safe_column
+from client.spreadsheet_safety import spreadsheet_safe, spreadsheet_safe_column
 
 CASES = {
     "=1+2": "'=1+2",

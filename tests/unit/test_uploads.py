@@ -14,7 +14,7 @@ from api.schemas import MAX_CONTACTS, MAX_FILE_CONTACTS
 from api.ui_auth import LoginThrottle
 from api.uploads import file_row, parse_contacts_file, row_map, safe_file_name
 from api.validation import decode_bulk_request
-from orchestration.passwords import hash_password, password_problem, verify_password
+from core.passwords import hash_password, password_problem, verify_password
 
 
 def write(tmp_path: Path, name: str, data: bytes | str) -> Path:

@@ -7,7 +7,8 @@ import pytest
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
-from orchestration.webhooks import new_secret, signed_headers
+from core.control_store import new_secret
+from orchestration.webhooks import signed_headers
 
 
 def test_new_secret_is_whsec_base64_of_24_random_bytes() -> None:

@@ -13,8 +13,8 @@ from pathlib import Path
 
 from dagster import DagsterInstance
 
-from orchestration import staging
-from orchestration.import_runs import newest_runs
+from core import staging
+from core.import_runs import newest_runs
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,5 @@
-"""Imported once by the code server's forkserver (`orchestration.code_server`), so that every run
-process forked from it starts warm.
+"""Imported once by the code server's forkserver (`orchestration.runtime.code_server`), so that
+every run process forked from it starts warm.
 
 A run process's first steps are importing Dagster's run entry point and this code location
 (~1.1 s), then loading the Dagster instance, whose storages import ~300 more modules (alembic,
@@ -15,9 +15,9 @@ from dagster import DagsterInstance
 from dagster._core.instance.ref import InstanceRef
 
 # A forked child re-runs the server's main script, `oliai`, which imports the CLI.
-import orchestration.cli
-import orchestration.code_server
-import orchestration.definitions  # noqa: F401
+import orchestration.cli.main
+import orchestration.definitions
+import orchestration.runtime.code_server  # noqa: F401
 
 # Without DAGSTER_HOME (a hand-started `oliai code-server`) runs load the instance cold.
 if "DAGSTER_HOME" in os.environ:

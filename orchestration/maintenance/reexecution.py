@@ -14,9 +14,8 @@ from typing import Any
 import httpx
 from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
 
-from orchestration import tags
-from orchestration.import_runs import ImportRun, newest_runs
-from orchestration.jobs import IMPORT_JOB
+from core.contracts import IMPORT_JOB, tags
+from core.import_runs import ImportRun, newest_runs
 
 FAILED = (DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED)
 LAUNCH_TIMEOUT_S = 30.0

@@ -29,13 +29,13 @@ from dagster._grpc.server import DagsterApiServer, DagsterGrpcServer
 from dagster._utils.interrupts import setup_interrupt_handlers
 from dagster._utils.log import configure_loggers
 
-from orchestration.settings import LOCATION_NAME
+from core.contracts import LOCATION_NAME
 
 DEFINITIONS_MODULE = "orchestration.definitions"
 # What a run process needs before its first event (see the module). None of it starts a thread
 # that forking would break.
-WARM_MODULES = ["orchestration.run_worker_warmup"]
-REPO_ROOT = Path(__file__).resolve().parents[1]
+WARM_MODULES = ["orchestration.runtime.run_worker_warmup"]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 class WarmRunServer(DagsterApiServer):

@@ -36,7 +36,7 @@ from tenacity import (
     stop_after_delay,
 )
 
-from api.schemas import (
+from client.schemas import (
     MAX_CONTACTS,
     DryRunReport,
     ImportAccepted,

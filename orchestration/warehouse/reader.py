@@ -7,7 +7,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from orchestration.warehouse import connect
+from orchestration.warehouse.writer import connect
 
 
 class WarehouseBusy(Exception):

@@ -3,7 +3,7 @@
 The reference's advice for more than 10,000 contacts (split into batches of 5,000 to 10,000, send
 them sequentially, wait for each to finish, chain them from the webhook), as a library:
 
-- the file is streamed (`api.contact_files`), so only one batch is in memory;
+- the file is streamed (`client.contact_files`), so only one batch is in memory;
 - each batch is POSTed with a deterministic `Idempotency-Key` (a hash of the run's fingerprint
   and the batch number), then awaited: polled with backoff, or woken by the signed
   `import.completed` webhook on a local receiver (polling stays as the fallback);
@@ -37,7 +37,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import IO, Any, Protocol
 
-from api.client import (
+from client.contact_files import (
+    ContactFileError,
+    FileFormat,
+    SourceRow,
+    detect_format,
+    read_contacts,
+)
+from client.imports_client import (
     MAX_CONTACTS,
     TERMINAL_STATUSES,
     ApiError,
@@ -48,8 +55,7 @@ from api.client import (
     RowError,
     WaitTimeout,
 )
-from api.contact_files import ContactFileError, FileFormat, SourceRow, detect_format, read_contacts
-from api.spreadsheet_safety import spreadsheet_safe
+from client.spreadsheet_safety import spreadsheet_safe
 
 CHECKPOINT_VERSION = 1
 ERRORS_HEADER = ("row", "field", "code", "message", "value", "batch", "import_id", "row_index")
@@ -486,7 +492,7 @@ class Plan:
 
 
 class Reporter(Protocol):
-    """What a run tells its user; `api.batch_console` draws it with rich."""
+    """What a run tells its user; `client.batch_console` draws it with rich."""
 
     def started(self, plan: Plan) -> None: ...
     def batch_posted(self, batch: Batch, import_id: str) -> None: ...

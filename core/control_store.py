@@ -7,6 +7,7 @@ Dagster sensor both write here, so SQLite runs in WAL mode with a busy timeout.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
@@ -19,8 +20,6 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
-
-from orchestration.webhooks import new_secret
 
 API_KEY_PREFIX = "oliai_"
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
@@ -205,6 +204,11 @@ class IdempotencyConflict(Exception):
     def __init__(self, existing: ImportRecord) -> None:
         super().__init__(existing.id)
         self.existing = existing
+
+
+def new_secret() -> str:
+    """A fresh signing secret in the `whsec_<base64>` form every Standard Webhooks library reads."""
+    return "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode("ascii")
 
 
 def utcnow() -> datetime:

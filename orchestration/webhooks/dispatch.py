@@ -9,7 +9,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from functools import cache
 
-from orchestration.control_store import ControlStore, WebhookEvent, utcnow
+from core.control_store import ControlStore, WebhookEvent, utcnow
 from orchestration.webhooks import AttemptResult, Outcome, deliver, new_client, next_retry_delay
 from orchestration.webhooks.signing import signed_headers
 

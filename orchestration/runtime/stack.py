@@ -24,12 +24,13 @@ import yaml
 from grpc_health.v1.health_pb2 import HealthCheckRequest, HealthCheckResponse
 from grpc_health.v1.health_pb2_grpc import HealthStub
 
-from orchestration.control_store import ControlStore
-from orchestration.examples import SEED_EXAMPLE
-from orchestration.instance import fail_interrupted_runs, prepare_instance
-from orchestration.settings import LOCATION_NAME, Settings
+from core.contracts import LOCATION_NAME
+from core.control_store import ControlStore
+from core.examples import SEED_EXAMPLE
+from core.settings import Settings
+from orchestration.runtime.instance import fail_interrupted_runs, prepare_instance
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 CODE_SERVER = "code-server"
 DEMO_ORG = "demo"
 START_TIMEOUT_S = 120.0

@@ -10,7 +10,7 @@ from typing import Any
 
 from dagster import DagsterInstance, DagsterRun, DagsterRunStatus, RunRecord, RunsFilter
 
-from orchestration import tags
+from core.contracts import tags
 
 # Import ids per run-storage query: each is a bound parameter, and SQLite builds before 3.32
 # allow only 999 of them.

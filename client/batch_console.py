@@ -1,6 +1,6 @@
 """`oliai import` on a terminal: the progress bar, retry notices and the summary tables (rich).
 
-The logic is in `api.batch_import`; this module only draws it. Progress and notices go to
+The logic is in `client.batch_import`; this module only draws it. Progress and notices go to
 stderr, the summary (or `--json`) to stdout.
 """
 
@@ -24,7 +24,7 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from api.batch_import import (
+from client.batch_import import (
     Batch,
     BatchImporter,
     BatchImportError,
@@ -35,7 +35,7 @@ from api.batch_import import (
     Plan,
     RunSummary,
 )
-from api.client import ImportsClient, RetryNotice
+from client.imports_client import ImportsClient, RetryNotice
 
 MAX_TABLE_BATCHES = 100
 

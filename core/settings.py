@@ -8,7 +8,6 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MIB = 1024 * 1024
-LOCATION_NAME = "oliai"  # the Dagster code location, as workspace.yaml names it
 
 
 class Settings(BaseSettings):

@@ -16,7 +16,7 @@ import duckdb
 import polars as pl
 from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_random_exponential
 
-from orchestration.status import status_from_counts
+from core.contracts.status import status_from_counts
 from transforms import plan_upsert
 
 SCHEMA_VERSION = 2

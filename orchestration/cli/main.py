@@ -10,8 +10,8 @@ from typing import Annotated, Any
 
 import typer
 
-from orchestration.control_store import ControlStore
-from orchestration.settings import MIB, Settings
+from core.control_store import ControlStore
+from core.settings import MIB, Settings
 
 app = typer.Typer(
     help="OliAI contacts imports: the stack, keys, webhooks and the warehouse.",
@@ -112,8 +112,8 @@ def users_create(
     """Create a Contacts UI user of ORG; the password is prompted twice (or read from stdin)."""
     import sys
 
-    from orchestration.control_store import UserExists
-    from orchestration.passwords import hash_password, password_problem
+    from core.control_store import UserExists
+    from core.passwords import hash_password, password_problem
 
     if "@" not in email.strip(" @"):
         typer.echo(f"{email!r} is not an email address.", err=True)
@@ -162,7 +162,7 @@ def sql(
     """Query the DuckDB warehouse read-only (waits politely while an import writes)."""
     import duckdb
 
-    from orchestration.warehouse_reader import WarehouseBusy, query_warehouse
+    from orchestration.warehouse.reader import WarehouseBusy, query_warehouse
 
     settings = _settings(data_dir)
     try:
@@ -214,7 +214,7 @@ def prune(
 
     from dagster import DagsterInstance
 
-    from orchestration.retention import prunable_imports, prune_imports
+    from orchestration.maintenance.retention import prunable_imports, prune_imports
 
     settings = _settings(data_dir)
     _require_instance(settings)
@@ -269,7 +269,7 @@ def reexecute(
     import httpx
     from dagster import DagsterInstance
 
-    from orchestration.reexecution import (
+    from orchestration.maintenance.reexecution import (
         ImportRun,
         LaunchFailed,
         Skip,
@@ -350,7 +350,7 @@ def up(
     ] = None,
 ) -> None:
     """Start Dagster (webserver + daemon) and the API; Ctrl-C stops everything."""
-    from orchestration.stack import run_stack
+    from orchestration.runtime.stack import run_stack
 
     settings = _settings(
         data_dir,
@@ -370,7 +370,7 @@ def code_server(
     socket_path: Annotated[Path, typer.Argument(help="Unix socket to serve on.")],
 ) -> None:
     """Serve the Dagster code location with warm run workers (`oliai up` starts it)."""
-    from orchestration.code_server import serve
+    from orchestration.runtime.code_server import serve
 
     serve(socket_path)
 
@@ -440,8 +440,8 @@ def import_file(
     Exit codes: 0 done, 1 done with failed rows, 2 bad input, 3 a batch FAILED, 4 API error, 130
     interrupted (docs/batch-import.md).
     """
-    from api.batch_console import import_command
-    from api.batch_import import BatchImportOptions, WaitMode
+    from client.batch_console import import_command
+    from client.batch_import import BatchImportOptions, WaitMode
 
     host, _, port = listen.rpartition(":")
     if not host or not port.isdigit():

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
-from orchestration.tags import counts_from_tags
+from core.contracts.tags import counts_from_tags
 
 
 class ImportStatus(StrEnum):

@@ -13,7 +13,7 @@ def instance_config(max_concurrent_runs: int = 8) -> dict[str, object]:
         "nux": {"enabled": False},
         # Dequeue twice a second on threads: the default 5 s interval dominates a small import.
         "run_coordinator": {
-            "module": "orchestration.run_coordinator",
+            "module": "orchestration.runtime.run_coordinator",
             "class": "PromptQueuedRunCoordinator",
             "config": {
                 "dequeue_use_threads": True,

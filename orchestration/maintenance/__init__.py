@@ -1,0 +1,1 @@
+"""Maintenance of imports already accepted: re-executing their runs and pruning old files."""

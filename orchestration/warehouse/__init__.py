@@ -1,0 +1,1 @@
+"""The DuckDB warehouse: its schema, the write of one import, and read-only SQL for analysts."""
