@@ -1,0 +1,53 @@
+"""`oliai keys`: API keys of an organization (shown once; only a hash is stored)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from orchestration.cli.common import AsJson, DataDir, echo_json, load_settings, open_store
+
+app = typer.Typer(help="API keys (shown once; only a hash is stored).", no_args_is_help=True)
+
+
+@app.command("create")
+def keys_create(
+    org: Annotated[str, typer.Option("--org", help="Organization id (created if new).")],
+    as_json: AsJson = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Create an API key for ORG and print it once."""
+    created = open_store(load_settings(data_dir)).create_api_key(org)
+    if as_json:
+        echo_json({"keyId": created.key_id, "apiKey": created.api_key, "orgId": created.org_id})
+        return
+    typer.echo(f"Key {created.key_id} for organization {created.org_id}:\n\n  {created.api_key}\n")
+    typer.echo("It is shown only now; store it safely.")
+
+
+@app.command("list")
+def keys_list(
+    org: Annotated[str, typer.Option("--org", help="Organization id.")],
+    as_json: AsJson = False,
+    data_dir: DataDir = None,
+) -> None:
+    """List ORG's keys (never the keys themselves)."""
+    keys = open_store(load_settings(data_dir)).list_api_keys(org)
+    if as_json:
+        echo_json(keys)
+        return
+    for key in keys:
+        state = f"revoked {key['revokedAt']:%Y-%m-%d}" if key["revokedAt"] else "active"
+        typer.echo(
+            f"{key['keyId']}  {key['hint']:<14}  created {key['createdAt']:%Y-%m-%d}  {state}"
+        )
+
+
+@app.command("revoke")
+def keys_revoke(key_id: str, data_dir: DataDir = None) -> None:
+    """Revoke a key at once: its next request gets 401."""
+    if not open_store(load_settings(data_dir)).revoke_api_key(key_id):
+        typer.echo(f"No active key {key_id}.", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"Revoked {key_id}.")

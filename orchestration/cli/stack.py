@@ -1,0 +1,60 @@
+"""`oliai up` and `oliai code-server`: run the stack."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from orchestration.cli.common import DataDir, load_settings
+
+
+def up(
+    data_dir: DataDir = None,
+    api_port: Annotated[
+        int | None,
+        typer.Option("--api-port", help="API port (env: OLIAI_API_PORT; default: 8000)."),
+    ] = None,
+    dagster_port: Annotated[
+        int | None,
+        typer.Option(
+            "--dagster-port", help="Dagster UI port (env: OLIAI_DAGSTER_PORT; default: 3000)."
+        ),
+    ] = None,
+    host: Annotated[
+        str | None,
+        typer.Option("--host", help="Bind address (env: OLIAI_HOST; default: 127.0.0.1)."),
+    ] = None,
+    webhook_allow_private: Annotated[
+        bool | None,
+        typer.Option(
+            help="Deliver webhooks to loopback/private addresses: on by default for this local "
+            "stack (env: OLIAI_WEBHOOK_ALLOW_PRIVATE).",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Start Dagster (webserver + daemon) and the API; Ctrl-C stops everything."""
+    from orchestration.runtime.stack import run_stack
+
+    settings = load_settings(
+        data_dir,
+        api_port=api_port,
+        dagster_port=dagster_port,
+        host=host,
+        webhook_allow_private=webhook_allow_private,
+    )
+    if "webhook_allow_private" not in settings.model_fields_set:
+        # Neither flag nor environment chose: the local stack talks to local receivers.
+        settings = settings.model_copy(update={"webhook_allow_private": True})
+    raise typer.Exit(run_stack(settings))
+
+
+def code_server(
+    socket_path: Annotated[Path, typer.Argument(help="Unix socket to serve on.")],
+) -> None:
+    """Serve the Dagster code location with warm run workers (`oliai up` starts it)."""
+    from orchestration.runtime.code_server import serve
+
+    serve(socket_path)
