@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 import msgspec
+
+from core.files import replace_atomically
 
 
 def landing_path(landing_dir: Path, org_id: str, import_id: str) -> Path:
@@ -14,20 +15,8 @@ def landing_path(landing_dir: Path, org_id: str, import_id: str) -> Path:
 
 
 def write_durably(path: Path, data: bytes) -> None:
-    """Write via a temp file, fsync and rename, so readers see the whole file or nothing,
-    and a crash after we return cannot lose it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    """Whole or nothing for readers, and on disk before we return."""
+    replace_atomically(path, lambda tmp: tmp.write_bytes(data), durable=True)
 
 
 def land_request(landing_dir: Path, org_id: str, import_id: str, body: bytes) -> Path:

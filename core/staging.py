@@ -5,10 +5,11 @@ The API reads the errors file directly, so it never has to open the DuckDB wareh
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import polars as pl
+
+from core.files import replace_atomically
 
 
 def import_dir(staging_dir: Path, import_id: str) -> Path:
@@ -24,8 +25,5 @@ def row_errors_path(staging_dir: Path, import_id: str) -> Path:
 
 
 def write_frame(frame: pl.DataFrame, path: Path) -> None:
-    """Atomic replace, so a concurrent reader never sees half a parquet file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    frame.write_parquet(tmp)
-    os.replace(tmp, path)
+    """Atomic, so a concurrent reader never sees half a parquet file; not fsynced (see there)."""
+    replace_atomically(path, frame.write_parquet, durable=False)

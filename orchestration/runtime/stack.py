@@ -32,6 +32,7 @@ from orchestration.runtime.instance import fail_interrupted_runs, prepare_instan
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CODE_SERVER = "code-server"
+API_APP_FACTORY = "api.app:create_app"  # uvicorn imports the server by name: no import here
 DEMO_ORG = "demo"
 START_TIMEOUT_S = 120.0
 STOP_TIMEOUT_S = 15.0
@@ -152,7 +153,7 @@ def start_children(
             sys.executable,
             "-m",
             "uvicorn",
-            "api.app:create_app",
+            API_APP_FACTORY,
             "--factory",
             "--host",
             host,
