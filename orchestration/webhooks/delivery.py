@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from enum import StrEnum
-from http.cookiejar import CookieJar, DefaultCookiePolicy
+from http.cookiejar import CookieJar, CookiePolicy
 
 import httpx
 
@@ -52,6 +52,26 @@ class DeliveryJob:
     headers: Mapping[str, str]
 
 
+class RefuseAllCookies(CookiePolicy):
+    """Stores no cookie and sends none: deliveries for every organization share one client."""
+
+    netscape = True
+    rfc2965 = False
+    hide_cookie2 = True
+
+    def set_ok(self, cookie: object, request: object) -> bool:
+        return False
+
+    def return_ok(self, cookie: object, request: object) -> bool:
+        return False
+
+    def domain_return_ok(self, domain: str, request: object) -> bool:
+        return False
+
+    def path_return_ok(self, path: str, request: object) -> bool:
+        return False
+
+
 def new_client(*, concurrency: int = 16) -> httpx.AsyncClient:
     """The client deliveries share: no redirects, no reuse, no cookies, no proxies from env."""
     return httpx.AsyncClient(
@@ -59,8 +79,9 @@ def new_client(*, concurrency: int = 16) -> httpx.AsyncClient:
         # Connections are keyed by IP, so a kept-alive connection verified for one host name
         # could carry another tenant's request to the same IP: never keep one.
         limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=0),
-        # One receiver's Set-Cookie must never reach another receiver on the same IP.
-        cookies=httpx.Cookies(CookieJar(DefaultCookiePolicy(allowed_domains=[]))),
+        # One receiver's Set-Cookie must never reach another receiver on the same IP. Handed
+        # over as a bare jar: httpx copies an httpx.Cookies into a jar of the default policy.
+        cookies=CookieJar(RefuseAllCookies()),
         trust_env=False,
     )
 
