@@ -8,6 +8,9 @@ from typing import Any
 import msgspec
 
 from core.files import replace_atomically
+from transforms.json_text import exact_number
+
+_REQUEST = msgspec.json.Decoder(float_hook=exact_number)
 
 
 def landing_path(landing_dir: Path, org_id: str, import_id: str) -> Path:
@@ -28,9 +31,9 @@ def land_request(landing_dir: Path, org_id: str, import_id: str, body: bytes) ->
 def read_landed_contacts(path: Path) -> list[dict[str, Any]]:
     """The `contacts` array of a landed request (its shape was validated by the API).
 
-    Decoded as the API decoded it (msgspec): integers beyond 64 bits stay exact, where orjson
-    would turn them into floats and change the contact's metadata.
+    Decoded with msgspec: integers beyond 64 bits stay exact, where orjson would turn them into
+    floats, and numbers a float cannot hold stay exact Decimals (`transforms.json_text`).
     """
-    request = msgspec.json.decode(path.read_bytes())
+    request = _REQUEST.decode(path.read_bytes())
     contacts: list[dict[str, Any]] = request["contacts"]
     return contacts

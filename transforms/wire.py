@@ -1,6 +1,7 @@
 """The parsed `contacts` array of a request, as a typed frame."""
 
 from collections.abc import Mapping, Sequence
+from decimal import Decimal
 from typing import Any
 
 import polars as pl
@@ -12,6 +13,7 @@ _JSON_TYPES: dict[type, str] = {
     str: "string",
     int: "number",
     float: "number",
+    Decimal: "number",  # a number a float cannot hold (transforms.json_text)
     bool: "boolean",
     type(None): "null",
     list: "array",
