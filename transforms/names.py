@@ -1,4 +1,5 @@
-"""The `name` rule: trimmed, whitespace collapsed, NFC, 1 to 256 characters."""
+"""The `name` rule: bidi controls removed, trimmed of whitespace and invisible characters,
+whitespace collapsed, NFC, 1 to 256 characters."""
 
 import polars as pl
 
@@ -10,11 +11,22 @@ MAX_NAME_CHARS = 256
 # Polars regexes are Unicode-aware: \s covers tabs, newlines, NBSP, ideographic space and the rest
 # of Unicode White_Space.
 _WHITESPACE_RUN = r"\s+"
+# Bidi embeddings, overrides and isolates reorder how the rest displays ("Trojan Source"
+# spoofing) and carry no letter: removed everywhere.
+_BIDI_CONTROLS = "[\u202a-\u202e\u2066-\u2069]"
+# Invisible format characters (U+200B, U+FEFF, U+2060, soft hyphens, marks: Unicode Cf) are trimmed
+# at the edges like whitespace; inside a name they stay (ZWJ/ZWNJ shape Indic scripts and emoji).
+_EDGES = r"^[\s\p{Cf}]+|[\s\p{Cf}]+$"
 
 
 def normalize_name(raw: pl.Expr) -> pl.Expr:
     """Whitespace first, NFC last: the result is NFC, and normalizing it again changes nothing."""
-    return raw.str.replace_all(_WHITESPACE_RUN, " ").str.strip_chars(" ").str.normalize("NFC")
+    return (
+        raw.str.replace_all(_BIDI_CONTROLS, "")
+        .str.replace_all(_WHITESPACE_RUN, " ")
+        .str.replace_all(_EDGES, "")
+        .str.normalize("NFC")
+    )
 
 
 def check_names(raw: pl.Series) -> pl.DataFrame:

@@ -29,6 +29,15 @@ def _name_result(name: str) -> tuple[str | None, str | None]:
         ("x" * 256, "x" * 256),
         (" " + "x" * 256 + "\t", "x" * 256),
         ("e\u0301" * 256, "é" * 256),  # 512 code points in, 256 after NFC
+        # Invisible format characters are trimmed at the edges like whitespace...
+        ("\ufeffPriya Sharma\u200b", "Priya Sharma"),
+        ("\u2060 \u200e Priya \u00ad", "Priya"),
+        # ...and kept inside, where ZWJ/ZWNJ shape scripts and emoji.
+        ("\u0915\u094d\u200d\u0937", "\u0915\u094d\u200d\u0937"),
+        ("Ann\u200cLee", "Ann\u200cLee"),
+        # Bidi embeddings, overrides and isolates go everywhere (spoofed display order).
+        ("Priya\u202e lanigiro\u202c", "Priya lanigiro"),
+        ("\u2067محمد\u2069 Ali", "محمد Ali"),
     ],
 )
 def test_names_are_normalized(raw: str, expected: str) -> None:
@@ -41,6 +50,9 @@ def test_names_are_normalized(raw: str, expected: str) -> None:
         ("", RowErrorCode.EMPTY),
         ("   ", RowErrorCode.EMPTY),
         ("\t\n\u00a0\u3000", RowErrorCode.EMPTY),
+        ("\u200b", RowErrorCode.EMPTY),  # zero width space
+        ("\ufeff\u200b\u2060 \u200d", RowErrorCode.EMPTY),  # BOM, ZWSP, word joiner, ZWJ
+        ("\u202e\u202c", RowErrorCode.EMPTY),  # only bidi controls
         ("x" * 257, RowErrorCode.TOO_LONG),
         ("é" * 257, RowErrorCode.TOO_LONG),
         ("a " * 128 + "b", RowErrorCode.TOO_LONG),
