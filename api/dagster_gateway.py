@@ -14,7 +14,7 @@ import httpx
 from dagster import DagsterInstance, RunsFilter
 from dagster_graphql import DagsterGraphQLClient
 
-from core.contracts import IMPORT_JOB, LOCATION_NAME, tags
+from core.contracts import IMPORT_JOB, LOCATION_NAME, acceptance_sequence, tags
 from core.control_store import ImportRecord
 
 REACHABILITY_TTL_S = 2.0
@@ -72,6 +72,7 @@ class DagsterGateway:
                 "org_id": record.org_id,
                 "landing_path": record.landing_path,
                 "audience_id": record.audience_id,
+                "sequence": acceptance_sequence(record.created_at),
             },
             tags={tags.IMPORT_ID: record.id, tags.ORG_ID: record.org_id},
         )

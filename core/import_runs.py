@@ -27,6 +27,7 @@ class ImportRun:
     first_created: float
     # When this run ended; None while it is queued or running.
     ended_at: float | None
+    tags: Mapping[str, str]
 
 
 def newest_runs(instance: DagsterInstance, import_ids: Sequence[str]) -> dict[str, ImportRun]:
@@ -56,6 +57,7 @@ def _newest_per_import(records: Iterable[RunRecord]) -> dict[str, ImportRun]:
             landing_path=_landing_path(run.run_config),
             first_created=first_created[import_id],
             ended_at=_ended_at(run, record),
+            tags=run.tags,
         )
         for import_id, (run, record) in newest.items()
     }

@@ -37,6 +37,9 @@ class ImportConfig(Config):
     org_id: str
     landing_path: str
     audience_id: str | None = None
+    # Its place in acceptance order (core.contracts.acceptance_sequence); runs submitted before
+    # sequences existed have none and count as older than every import since.
+    sequence: int = 0
 
 
 landed_batch = AssetSpec(
@@ -135,6 +138,7 @@ def warehouse_tables(
         errors=errors,
         total=valid.height + failed,
         failed=failed,
+        sequence=config.sequence,
     )
     asked = time.monotonic()
     with warehouse.connect() as con:

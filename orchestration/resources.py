@@ -9,7 +9,8 @@ from pathlib import Path
 import duckdb
 from dagster import ConfigurableResource
 
-from orchestration.warehouse.writer import open_warehouse
+from orchestration.warehouse.reader import read_committed_counts
+from orchestration.warehouse.writer import ImportCounts, open_warehouse
 
 
 class ImportFiles(ConfigurableResource):
@@ -31,3 +32,7 @@ class Warehouse(ConfigurableResource):
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
         with open_warehouse(Path(self.path)) as con:
             yield con
+
+    def committed_counts(self, import_id: str, wait_s: float = 30.0) -> ImportCounts | None:
+        """Read-only: what the import's committed write recorded, if it committed."""
+        return read_committed_counts(Path(self.path), import_id, wait_s=wait_s)

@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 import msgspec
 from dagster import (
     ConfigurableResource,
+    DagsterRun,
     DagsterRunStatus,
     DefaultSensorStatus,
     RunsFilter,
@@ -27,6 +28,7 @@ from dagster import (
 from core.contracts import IMPORT_JOB, tags
 from core.contracts.status import import_outcome
 from core.control_store import ControlStore
+from orchestration.resources import Warehouse
 from orchestration.webhooks import AttemptResult
 from orchestration.webhooks.dispatch import DeliveryPolicy, control_store, dispatcher
 
@@ -65,8 +67,31 @@ def completed_payload(import_id: str, outcome_fields: dict[str, object]) -> str:
     return msgspec.json.encode(payload).decode()
 
 
+def _with_committed_counts(
+    context: SensorEvaluationContext, run: DagsterRun, warehouse: Warehouse
+) -> DagsterRun:
+    """A run that failed without recording counts may have died after its warehouse write
+    committed (or its import committed in an earlier run): what the warehouse committed is the
+    truth, so record those counts on the run, where the API and the webhook read them."""
+    if run.status is DagsterRunStatus.SUCCESS or tags.counts_from_tags(run.run_id, run.tags):
+        return run
+    import_id = run.tags.get(tags.IMPORT_ID)
+    counts = warehouse.committed_counts(import_id) if import_id else None
+    if counts is None:
+        return run
+    context.instance.add_run_tags(run.run_id, tags.count_tags(run.run_id, counts.as_dict()))
+    context.log.info(
+        f"{import_id}: run {run.run_id} ended {run.status.value} after the import's warehouse "
+        f"write committed; its committed counts stand: {counts.as_dict()}"
+    )
+    return context.instance.get_run_by_id(run.run_id) or run
+
+
 def _record_ended_runs(
-    context: SensorEvaluationContext, store: ControlStore, cursor: dict[str, float]
+    context: SensorEvaluationContext,
+    store: ControlStore,
+    warehouse: Warehouse,
+    cursor: dict[str, float],
 ) -> None:
     """Queue one event per ended import run with a webhook URL; moves `cursor` on."""
     updated_after = datetime.fromtimestamp(cursor["updated_after"], UTC) - CURSOR_OVERLAP
@@ -77,7 +102,7 @@ def _record_ended_runs(
         limit=SCAN_LIMIT,
     )
     for record in records:
-        run = record.dagster_run
+        run = _with_committed_counts(context, record.dagster_run, warehouse)
         import_id = run.tags.get(tags.IMPORT_ID)
         accepted = store.get_import_by_id(import_id) if import_id else None
         if accepted is None or accepted.webhook_url is None:
@@ -126,10 +151,11 @@ def _dispatch_due(store: ControlStore, delivery: WebhookDelivery) -> list[Future
     minimum_interval_seconds=1,
     default_status=DefaultSensorStatus.RUNNING,
     description="Delivers the signed import.completed webhook of every import that ended "
-    "(COMPLETED, COMPLETED_WITH_ERRORS, FAILED, re-executions included), with retries.",
+    "(COMPLETED, COMPLETED_WITH_ERRORS, FAILED, re-executions included), with retries. Records "
+    "the committed counts on a run that died after its warehouse write committed.",
 )
 def import_webhooks(
-    context: SensorEvaluationContext, webhook_delivery: WebhookDelivery
+    context: SensorEvaluationContext, webhook_delivery: WebhookDelivery, warehouse: Warehouse
 ) -> SensorResult:
     store = control_store(webhook_delivery.control_store_url)
     cursor = json.loads(context.cursor) if context.cursor else {"updated_after": 0.0}
@@ -138,7 +164,7 @@ def import_webhooks(
     watch_until = time.monotonic() + webhook_delivery.watch_seconds
     futures = []
     while True:
-        _record_ended_runs(context, store, cursor)
+        _record_ended_runs(context, store, warehouse, cursor)
         futures += _dispatch_due(store, webhook_delivery)
         if time.monotonic() >= watch_until:
             break

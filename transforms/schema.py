@@ -52,6 +52,17 @@ ERRORS_SCHEMA = pl.Schema(
     }
 )
 
+# Each stored value remembers the acceptance sequence of the import that wrote it (`*_seq`;
+# `metadata_seq` maps each metadata key to one), so a write wins only over older values. Null
+# sequences (rows written before sequences existed) count as 0, older than any import since.
+_SEQUENCE_COLUMNS = {
+    "name_seq": pl.Int64,
+    "language_seq": pl.Int64,
+    "metadata_seq": pl.String,
+    "created_seq": pl.Int64,
+}
+SEQUENCES_SCHEMA = pl.Schema(_SEQUENCE_COLUMNS)
+
 EXISTING_SCHEMA = pl.Schema(
     {
         "phone_number": pl.String,
@@ -59,6 +70,7 @@ EXISTING_SCHEMA = pl.Schema(
         "language": pl.String,
         "metadata": pl.String,
         "created_import_id": pl.String,
+        **_SEQUENCE_COLUMNS,
     }
 )
 
@@ -69,6 +81,10 @@ PLAN_SCHEMA = pl.Schema(
         "language": pl.String,
         "metadata": pl.String,
         "is_new": pl.Boolean,
+        # This import comes before the contact's creator in acceptance order: it becomes the
+        # creator (what applying every import in order would have left).
+        "creates": pl.Boolean,
+        **_SEQUENCE_COLUMNS,
     }
 )
 

@@ -1,4 +1,10 @@
-"""Dedupe a batch by phone and merge it into what the organization already has."""
+"""Dedupe a batch by phone and merge it into what the organization already has.
+
+Order-proof: every stored value remembers the acceptance sequence of the import that wrote it,
+and a write wins only over values of the same or an older sequence. So an import processed late
+(re-executed after a crash, or run again from the Dagster UI) never overwrites what an import
+accepted after it wrote, and the result is that of applying every import in acceptance order.
+"""
 
 from dataclasses import dataclass
 
@@ -7,13 +13,17 @@ import polars as pl
 from transforms.json_text import from_json, to_json
 from transforms.schema import EXISTING_SCHEMA, PLAN_SCHEMA
 
+# Values written before sequences existed are older than every import since.
+UNSEQUENCED = 0
+
 
 @dataclass(frozen=True)
 class UpsertPlan:
     """`rows`: one row per distinct phone of the batch (PLAN_SCHEMA), in order of first appearance.
 
     `is_new` marks phones counted as created. Such a phone may still have a warehouse row, created
-    by an earlier run of this same import, so write `rows` as an upsert.
+    by an earlier run of this same import or by an import accepted after this one, so write
+    `rows` as an upsert.
     """
 
     rows: pl.DataFrame
@@ -21,64 +31,106 @@ class UpsertPlan:
     updated: int
 
 
-def _merge_objects(texts: list[str]) -> str:
-    """Top-level keys in place, newest value wins, nested values replaced whole."""
-    merged: dict[str, object] = {}
-    for text in texts:
-        merged.update(from_json(text))
-    return to_json(merged)
+def merge_metadata(
+    stored: str | None, stored_seqs: str | None, pieces: list[str], sequence: int
+) -> tuple[str, str]:
+    """The batch's objects applied in request order over the stored object, key by key (nested
+    values replaced whole), each key only where the stored one is not newer than `sequence`.
+    Returns the object and its per-key sequences, as JSON text."""
+    merged: dict[str, object] = from_json(stored) if stored else {}
+    seqs: dict[str, int] = from_json(stored_seqs) if stored_seqs else {}
+    for text in pieces:
+        for key, value in from_json(text).items():
+            if seqs.get(key, UNSEQUENCED) <= sequence:
+                merged[key] = value
+                seqs[key] = sequence
+    return to_json(merged), to_json(seqs)
 
 
-def plan_upsert(valid: pl.DataFrame, existing: pl.DataFrame, import_id: str) -> UpsertPlan:
+def _not_newer(seq: str, sequence: int) -> pl.Expr:
+    return pl.col(seq).fill_null(UNSEQUENCED) <= sequence
+
+
+def plan_upsert(
+    valid: pl.DataFrame, existing: pl.DataFrame, import_id: str, sequence: int = UNSEQUENCED
+) -> UpsertPlan:
     """Apply the valid rows in request order, as if one by one, on top of `existing`.
 
-    `existing` (EXISTING_SCHEMA) holds the organization's current rows for the batch's phones. A
-    phone is pre-existing iff it has a row there not created by `import_id`, so re-processing an
-    import counts the same as its first run.
+    `existing` (EXISTING_SCHEMA) holds the organization's current rows for the batch's phones.
+    `sequence` is the import's place in acceptance order. A phone counts as created iff it has no
+    row there, or one created by `import_id` (re-processing an import counts the same as its first
+    run), or one created by an import accepted after this one.
     """
     existing = existing.cast(EXISTING_SCHEMA).select(
         "phone_number",
+        pl.col("name").alias("existing_name"),
         pl.col("language").alias("existing_language"),
         pl.col("metadata").alias("existing_metadata"),
+        pl.col("name_seq").alias("existing_name_seq"),
+        pl.col("language_seq").alias("existing_language_seq"),
+        pl.col("metadata_seq").alias("existing_metadata_seq"),
+        pl.col("created_seq").alias("existing_created_seq"),
         "created_import_id",
         pl.lit(True).alias("exists"),
     )
     if existing["phone_number"].is_duplicated().any():
         raise ValueError("existing has more than one row for a phone number")
+    exists = pl.col("exists").fill_null(False)
     batch = (
         valid.sort("row_index")
         .group_by("phone_number", maintain_order=True)
         .agg(
             pl.col("name").last(),
             pl.col("language").drop_nulls().last(),
-            pl.col("metadata"),
+            # The objects to apply, oldest first; empty ones change nothing.
+            pl.col("metadata").filter(pl.col("metadata") != "{}").alias("pieces"),
         )
         .join(existing, on="phone_number", how="left", maintain_order="left")
         .with_columns(
-            is_new=~(
-                pl.col("exists").fill_null(False)
-                & pl.col("created_import_id").ne_missing(import_id)
-            ),
-            # The objects to apply, oldest first; empty ones change nothing.
-            pieces=pl.concat_list(
-                pl.col("existing_metadata").fill_null("{}"), "metadata"
-            ).list.filter(pl.element() != "{}"),
+            creates=exists
+            & pl.col("created_import_id").ne_missing(import_id)
+            & (pl.col("existing_created_seq").fill_null(UNSEQUENCED) > sequence),
+            name_wins=~exists | _not_newer("existing_name_seq", sequence),
+            language_wins=pl.col("language").is_not_null()
+            & _not_newer("existing_language_seq", sequence),
+        )
+        .with_columns(
+            is_new=~exists | pl.col("created_import_id").eq_missing(import_id) | pl.col("creates")
         )
     )
-    # Only phones with two or more non-empty objects need a JSON merge in Python.
-    needs_merge = batch.filter(pl.col("pieces").list.len() > 1)
-    merged = needs_merge.select(
-        "phone_number",
-        merged=pl.Series(
-            [_merge_objects(pieces) for pieces in needs_merge["pieces"].to_list()], dtype=pl.String
-        ),
+    # Only phones this batch gives metadata need a JSON merge in Python.
+    needs_merge = batch.filter(pl.col("pieces").list.len() > 0)
+    merged = [
+        merge_metadata(stored, seqs, pieces, sequence)
+        for stored, seqs, pieces in needs_merge.select(
+            "existing_metadata", "existing_metadata_seq", "pieces"
+        ).iter_rows()
+    ]
+    merged_frame = pl.DataFrame(
+        {
+            "phone_number": needs_merge["phone_number"],
+            "merged": [metadata for metadata, _ in merged],
+            "merged_seq": [seqs for _, seqs in merged],
+        },
+        schema={"phone_number": pl.String, "merged": pl.String, "merged_seq": pl.String},
     )
-    rows = batch.join(merged, on="phone_number", how="left", maintain_order="left").select(
+    rows = batch.join(merged_frame, on="phone_number", how="left", maintain_order="left").select(
         "phone_number",
-        "name",
-        pl.coalesce("language", "existing_language").alias("language"),
-        pl.coalesce("merged", pl.col("pieces").list.first(), pl.lit("{}")).alias("metadata"),
+        pl.when("name_wins").then("name").otherwise("existing_name").alias("name"),
+        pl.when("language_wins").then("language").otherwise("existing_language").alias("language"),
+        pl.coalesce("merged", "existing_metadata", pl.lit("{}")).alias("metadata"),
         "is_new",
+        "creates",
+        pl.when("name_wins").then(sequence).otherwise("existing_name_seq").alias("name_seq"),
+        pl.when("language_wins")
+        .then(sequence)
+        .otherwise("existing_language_seq")
+        .alias("language_seq"),
+        pl.coalesce("merged_seq", "existing_metadata_seq", pl.lit("{}")).alias("metadata_seq"),
+        pl.when(~exists | pl.col("creates"))
+        .then(sequence)
+        .otherwise("existing_created_seq")
+        .alias("created_seq"),
     )
     created = int(rows["is_new"].sum())
     return UpsertPlan(rows=rows.cast(PLAN_SCHEMA), created=created, updated=valid.height - created)

@@ -2,5 +2,13 @@
 Dagster names an import is submitted under, its run tags, and how a run's status maps to an
 import's status. Plain Python, no Dagster import."""
 
+from datetime import datetime
+
 LOCATION_NAME = "oliai"  # the Dagster code location, as workspace.yaml names it
 IMPORT_JOB = "import_contacts"  # the job that processes one accepted import
+
+
+def acceptance_sequence(accepted_at: datetime) -> int:
+    """An import's place in acceptance order: microseconds since the epoch of its 202. The
+    warehouse lets a value written by a later sequence win over an earlier one."""
+    return round(accepted_at.timestamp() * 1_000_000)

@@ -64,12 +64,22 @@ class ImportOutcome:
     error_count: int
 
 
+ENDED = frozenset({"SUCCESS", "FAILURE", "CANCELED"})
+
+
 def import_outcome(
     run_id: str | None, run_status: str | None, run_tags: Mapping[str, str], total: int
 ) -> ImportOutcome:
-    """Status and counts of an import from its newest run (all None: not submitted yet)."""
+    """Status and counts of an import from its newest run (all None: not submitted yet).
+
+    What the warehouse committed is the truth: an ended run that recorded counts (its write
+    committed, even if the run died after it) reports them and the status they give.
+    """
     counts = counts_from_tags(run_id, run_tags) if run_id else None
-    status = import_status(run_status, total, counts["failed"] if counts else 0)
+    if counts is not None and run_status in ENDED:
+        status = status_from_counts(total, counts["failed"])
+    else:
+        status = import_status(run_status, total, counts["failed"] if counts else 0)
     if counts is None:
         # A run that ended without recording counts imported nothing: every row failed.
         failed = total if status is ImportStatus.FAILED else 0

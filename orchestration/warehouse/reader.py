@@ -7,7 +7,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from orchestration.warehouse.writer import connect
+from orchestration.warehouse.writer import ImportCounts, committed_counts, connect
 
 
 class WarehouseBusy(Exception):
@@ -28,5 +28,16 @@ def query_warehouse(path: Path, query: str, *, wait_s: float) -> pl.DataFrame:
         ) from exc
     try:
         return con.sql(query).pl()
+    finally:
+        con.close()
+
+
+def read_committed_counts(path: Path, import_id: str, *, wait_s: float) -> ImportCounts | None:
+    """The counts of the import's committed write, or None if it never committed."""
+    if not path.exists():
+        return None
+    con = connect(path, read_only=True, wait_s=wait_s)
+    try:
+        return committed_counts(con, import_id)
     finally:
         con.close()

@@ -19,7 +19,7 @@ from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_random
 from core.contracts.status import status_from_counts
 from transforms import plan_upsert
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # contacts and audience_members have no primary key since version 2: DuckDB checks one with an
 # ART index whose upkeep was 0.4 s of each 10k import at 1M contacts (and grew with the table).
@@ -34,7 +34,11 @@ TABLES = {
         created_at TIMESTAMPTZ NOT NULL,
         updated_at TIMESTAMPTZ NOT NULL,
         created_import_id VARCHAR NOT NULL,
-        updated_import_id VARCHAR NOT NULL
+        updated_import_id VARCHAR NOT NULL,
+        name_seq BIGINT,
+        language_seq BIGINT,
+        metadata_seq JSON,
+        created_seq BIGINT
     )""",
     "audience_members": """CREATE TABLE audience_members (
         org_id VARCHAR NOT NULL,
@@ -54,7 +58,8 @@ TABLES = {
         failed INTEGER NOT NULL,
         error_count INTEGER NOT NULL,
         audience_id VARCHAR,
-        completed_at TIMESTAMPTZ NOT NULL
+        completed_at TIMESTAMPTZ NOT NULL,
+        sequence BIGINT
     )""",
     "import_errors": """CREATE TABLE import_errors (
         import_id VARCHAR NOT NULL,
@@ -69,6 +74,16 @@ TABLES = {
 INDEXES = ["CREATE INDEX import_errors_import ON import_errors (import_id)"]
 # The tables each version redefined: an older file gets them rebuilt, rows copied.
 REBUILT_IN = {2: ("contacts", "audience_members")}
+# The columns each version added (null in older rows: values written before sequences existed).
+ADDED_IN = {
+    3: [
+        "ALTER TABLE contacts ADD COLUMN name_seq BIGINT",
+        "ALTER TABLE contacts ADD COLUMN language_seq BIGINT",
+        "ALTER TABLE contacts ADD COLUMN metadata_seq JSON",
+        "ALTER TABLE contacts ADD COLUMN created_seq BIGINT",
+        "ALTER TABLE imports ADD COLUMN sequence BIGINT",
+    ]
+}
 
 
 @dataclass(frozen=True)
@@ -101,6 +116,8 @@ class ImportBatch:
     errors: pl.DataFrame
     total: int
     failed: int
+    # The import's place in its organization's acceptance order (core.contracts).
+    sequence: int = 0
 
 
 def _file_version(con: duckdb.DuckDBPyConnection) -> int:
@@ -117,9 +134,13 @@ def _file_version(con: duckdb.DuckDBPyConnection) -> int:
 
 
 def _rebuild(con: duckdb.DuckDBPyConnection, table: str) -> None:
+    """The table as the current version defines it, with the rows (and columns) it had."""
     con.execute(f"ALTER TABLE {table} RENAME TO {table}_previous")
     con.execute(TABLES[table])
-    con.execute(f"INSERT INTO {table} SELECT * FROM {table}_previous")
+    columns = ", ".join(
+        column[0] for column in con.execute(f"SELECT * FROM {table}_previous LIMIT 0").description
+    )
+    con.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {table}_previous")
     con.execute(f"DROP TABLE {table}_previous")
 
 
@@ -135,9 +156,15 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
             for statement in [*TABLES.values(), *INDEXES]:
                 con.execute(statement)
         else:
+            rebuilt: set[str] = set()
             for target in range(version + 1, SCHEMA_VERSION + 1):
                 for table in REBUILT_IN.get(target, ()):
+                    # A rebuild creates the newest definition, later versions' columns included.
                     _rebuild(con, table)
+                    rebuilt.add(table)
+                for statement in ADDED_IN.get(target, ()):
+                    if statement.split()[2] not in rebuilt:
+                        con.execute(statement)
         con.execute("DELETE FROM schema_version")
         con.execute("INSERT INTO schema_version VALUES (?)", [SCHEMA_VERSION])
         con.commit()
@@ -183,7 +210,9 @@ def read_existing(con: duckdb.DuckDBPyConnection, batch: ImportBatch) -> pl.Data
         # every column of every row (80 vs 55 ms at 1M contacts).
         return con.sql(
             """SELECT c.rowid AS contact_rowid, c.phone_number, c.name, c.language,
-                      c.metadata::VARCHAR AS metadata, c.created_import_id, c.created_at
+                      c.metadata::VARCHAR AS metadata, c.created_import_id, c.created_at,
+                      c.name_seq, c.language_seq, c.metadata_seq::VARCHAR AS metadata_seq,
+                      c.created_seq
                FROM contacts c
                WHERE c.rowid IN (
                    SELECT found.rowid FROM contacts found JOIN batch_phones USING (phone_number)
@@ -194,15 +223,31 @@ def read_existing(con: duckdb.DuckDBPyConnection, batch: ImportBatch) -> pl.Data
         con.unregister("batch_phones")
 
 
+def committed_counts(con: duckdb.DuckDBPyConnection, import_id: str) -> ImportCounts | None:
+    """The counts the import's committed write recorded, or None if it never committed."""
+    rows = con.execute(
+        "SELECT total, created, updated, failed, error_count FROM imports WHERE import_id = ?",
+        [import_id],
+    ).fetchall()
+    return ImportCounts(*rows[0]) if rows else None
+
+
 def apply_import(con: duckdb.DuckDBPyConnection, batch: ImportBatch, now: datetime) -> ImportCounts:
     """Upsert the batch's contacts, audience memberships, errors and import row atomically.
 
-    Re-applying the same import gives the same rows and the same counts.
+    An import whose write already committed is not applied again: its recorded counts are
+    returned and nothing changes, so re-running it (after a crash past the commit, or from the
+    Dagster UI) cannot put its values back over newer ones. Otherwise values merge by acceptance
+    sequence (transforms.upsert), so an import applied late never overwrites a newer one.
     """
     con.begin()
     try:
+        recorded = committed_counts(con, batch.import_id)
+        if recorded is not None:
+            con.rollback()
+            return recorded
         existing = read_existing(con, batch)
-        plan = plan_upsert(batch.valid, existing, batch.import_id)
+        plan = plan_upsert(batch.valid, existing, batch.import_id, batch.sequence)
         # Replace the batch's contacts (DELETE + INSERT) rather than INSERT ... ON CONFLICT DO
         # UPDATE: DuckDB rewrites every row group an in-place update touched at the next
         # checkpoint (~1 s per import at 1M contacts, growing with the table), while a delete
@@ -223,10 +268,13 @@ def apply_import(con: duckdb.DuckDBPyConnection, batch: ImportBatch, now: dateti
         con.execute("DELETE FROM contacts WHERE rowid IN (SELECT contact_rowid FROM replaced)")
         con.execute(
             """INSERT INTO contacts
-               SELECT ?, phone_number, name, language, metadata::JSON, coalesce(created_at, ?),
-                      ?, coalesce(created_import_id, ?), ?
+               SELECT $org_id, phone_number, name, language, metadata::JSON,
+                      CASE WHEN creates THEN $now ELSE coalesce(created_at, $now) END, $now,
+                      CASE WHEN creates THEN $import_id
+                           ELSE coalesce(created_import_id, $import_id) END,
+                      $import_id, name_seq, language_seq, metadata_seq::JSON, created_seq
                FROM planned""",
-            [batch.org_id, now, now, batch.import_id, batch.import_id],
+            {"org_id": batch.org_id, "now": now, "import_id": batch.import_id},
         )
         if batch.audience_id is not None:
             con.execute(
@@ -257,7 +305,7 @@ def apply_import(con: duckdb.DuckDBPyConnection, batch: ImportBatch, now: dateti
             error_count=batch.errors.height,
         )
         con.execute(
-            """INSERT OR REPLACE INTO imports VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            """INSERT INTO imports VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
             [
                 batch.import_id,
                 batch.org_id,
@@ -270,6 +318,7 @@ def apply_import(con: duckdb.DuckDBPyConnection, batch: ImportBatch, now: dateti
                 counts.error_count,
                 batch.audience_id,
                 now,
+                batch.sequence,
             ],
         )
         con.commit()

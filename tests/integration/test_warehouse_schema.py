@@ -59,8 +59,42 @@ def _version_1_file(path: Path) -> None:
         con.execute("INSERT INTO schema_version VALUES (1)")
 
 
+# Version 3 added a sequence to every stored value (null in rows written before it).
+ADDED_IN_3 = {
+    "contacts": ["name_seq", "language_seq", "metadata_seq", "created_seq"],
+    "imports": ["sequence"],
+}
+
+
 def _rows(con: duckdb.DuckDBPyConnection) -> dict[str, list[tuple[object, ...]]]:
-    return {table: sorted(con.sql(f"SELECT * FROM {table}").fetchall()) for table in TABLES}
+    """Every table's rows, in the columns every version had."""
+    rows = {}
+    for table in TABLES:
+        columns = [
+            column
+            for column in con.sql(f"SELECT * FROM {table} LIMIT 0").columns
+            if column not in ADDED_IN_3.get(table, [])
+        ]
+        rows[table] = sorted(con.sql(f"SELECT {', '.join(columns)} FROM {table}").fetchall())
+    return rows
+
+
+def _version_2_file(path: Path) -> None:
+    """Version 2: version 1 without the primary keys of contacts and audience_members."""
+    with duckdb.connect(str(path)) as con:
+        for statement in VERSION_1:
+            con.execute(
+                statement.replace(", PRIMARY KEY (org_id, phone_number)", "").replace(
+                    ",\n        PRIMARY KEY (org_id, audience_id, phone_number)", ""
+                )
+            )
+        con.execute("INSERT INTO schema_version VALUES (2)")
+
+
+def _assert_added_columns_are_null(con: duckdb.DuckDBPyConnection) -> None:
+    for table, columns in ADDED_IN_3.items():
+        nulls = " AND ".join(f"{column} IS NULL" for column in columns)
+        assert con.sql(f"SELECT count(*) FROM {table} WHERE NOT ({nulls})").fetchall() == [(0,)]
 
 
 def _primary_keys(con: duckdb.DuckDBPyConnection) -> list[str]:
@@ -80,6 +114,7 @@ def test_a_version_1_file_is_migrated_with_its_rows(tmp_path: Path) -> None:
     with open_warehouse(path) as con:
         assert con.sql("SELECT version FROM schema_version").fetchall() == [(SCHEMA_VERSION,)]
         assert _rows(con) == before
+        _assert_added_columns_are_null(con)
         assert _primary_keys(con) == ["imports"]
         tables = con.sql("SELECT table_name FROM duckdb_tables() ORDER BY 1").fetchall()
         assert [name for (name,) in tables] == sorted([*TABLES, "schema_version"])
@@ -123,3 +158,15 @@ def test_a_version_1_file_without_its_version_row_is_migrated_too(tmp_path: Path
         assert con.sql("SELECT version FROM schema_version").fetchall() == [(SCHEMA_VERSION,)]
         assert _primary_keys(con) == ["imports"]
         assert con.sql("SELECT count(*) FROM contacts").fetchall() == [(1,)]
+
+
+def test_a_version_2_file_gets_the_sequence_columns_with_its_rows(tmp_path: Path) -> None:
+    path = tmp_path / "warehouse.duckdb"
+    _version_2_file(path)
+    with duckdb.connect(str(path), read_only=True) as con:
+        before = _rows(con)
+        assert _primary_keys(con) == ["imports"]
+    with open_warehouse(path) as con:
+        assert con.sql("SELECT version FROM schema_version").fetchall() == [(SCHEMA_VERSION,)]
+        assert _rows(con) == before
+        _assert_added_columns_are_null(con)

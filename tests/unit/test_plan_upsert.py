@@ -5,9 +5,10 @@ import polars as pl
 import pytest
 
 from transforms import contacts_frame, normalize_contacts, plan_upsert
-from transforms.schema import EXISTING_SCHEMA, PLAN_SCHEMA
+from transforms.schema import EXISTING_SCHEMA, PLAN_SCHEMA, SEQUENCES_SCHEMA
 
 _NO_EXISTING = pl.DataFrame(schema=EXISTING_SCHEMA)
+VALUES = ["phone_number", "name", "language", "metadata", "is_new"]
 
 
 def _valid(*contacts: dict[str, Any]) -> pl.DataFrame:
@@ -26,7 +27,7 @@ def test_duplicates_in_a_batch_collapse_and_count_once_as_created() -> None:
         {"name": "Priya Sharma", "phoneNumber": "+919876543210"},
     )
     plan = plan_upsert(valid, _NO_EXISTING, "imp_1")
-    assert plan.rows.rows(named=True) == [
+    assert plan.rows.select(VALUES).rows(named=True) == [
         {
             "phone_number": "+919876543210",
             "name": "Priya Sharma",
@@ -129,6 +130,7 @@ def test_reprocessing_an_import_counts_the_same_as_its_first_run() -> None:
         .then(pl.lit("imp_1"))
         .otherwise(pl.lit("imp_0"))
         .alias("created_import_id"),
+        *SEQUENCES_SCHEMA.names(),
     )
     again = plan_upsert(_valid(*contacts), after_first, "imp_1")
     assert (first.created, first.updated) == (again.created, again.updated) == (1, 2)
@@ -187,3 +189,85 @@ def test_plan_metadata_is_valid_json_objects() -> None:
     )
     plan = plan_upsert(valid, _NO_EXISTING, "imp_1")
     assert orjson.loads(plan.rows["metadata"][0]) == {"x": {"deep": [True]}, "y": None}
+
+
+# Order-proof merge: a value remembers the acceptance sequence of the import that wrote it.
+
+
+def _applied(plan: pl.DataFrame, import_id: str, existing: pl.DataFrame) -> pl.DataFrame:
+    """What the warehouse holds after writing `plan` (as apply_import does), as EXISTING_SCHEMA."""
+    creators = existing.select("phone_number", "created_import_id")
+    written = plan.join(creators, on="phone_number", how="left").with_columns(
+        created_import_id=pl.when(pl.col("creates") | pl.col("created_import_id").is_null())
+        .then(pl.lit(import_id))
+        .otherwise("created_import_id")
+    )
+    kept = existing.join(plan.select("phone_number"), on="phone_number", how="anti")
+    return pl.concat([kept, written.select(EXISTING_SCHEMA.names())]).sort("phone_number")
+
+
+OLDER = [
+    {"name": "Old Priya", "phoneNumber": "+919876543210", "language": "hi-IN", "city": "Pune"},
+    {"name": "Old Ravi", "phoneNumber": "+442079460958", "tier": "gold", "city": "Leeds"},
+]
+NEWER = [
+    {"name": "Priya", "phoneNumber": "+919876543210", "city": "Mumbai", "vip": True},
+    {"name": "Ravi", "phoneNumber": "+442079460958", "language": "en-GB"},
+    {"name": "Mia", "phoneNumber": "+14155550100"},
+]
+
+
+def _apply_in_turn(*imports: tuple[str, int, list[dict[str, Any]]]) -> pl.DataFrame:
+    state = _NO_EXISTING
+    for import_id, sequence, contacts in imports:
+        plan = plan_upsert(_valid(*contacts), state, import_id, sequence)
+        state = _applied(plan.rows, import_id, state)
+    return state
+
+
+def test_an_older_import_applied_late_never_overwrites_a_newer_one() -> None:
+    in_order = _apply_in_turn(("imp_old", 10, OLDER), ("imp_new", 20, NEWER))
+    late = _apply_in_turn(("imp_new", 20, NEWER), ("imp_old", 10, OLDER))
+    assert late.to_dicts() == in_order.to_dicts()
+    by_phone = {row["phone_number"]: row for row in in_order.to_dicts()}
+    assert by_phone["+919876543210"]["name"] == "Priya"
+    assert by_phone["+919876543210"]["language"] == "hi-IN"  # the newer import sent none
+    assert orjson.loads(by_phone["+919876543210"]["metadata"]) == {"city": "Mumbai", "vip": True}
+    assert by_phone["+442079460958"]["language"] == "en-GB"
+    assert orjson.loads(by_phone["+442079460958"]["metadata"]) == {"tier": "gold", "city": "Leeds"}
+    # The first import in acceptance order created the contacts it shares with the later one.
+    assert by_phone["+919876543210"]["created_import_id"] == "imp_old"
+    assert by_phone["+14155550100"]["created_import_id"] == "imp_new"
+
+
+def test_a_late_import_counts_what_it_would_have_counted_in_order() -> None:
+    newer_first = _apply_in_turn(("imp_new", 20, NEWER))
+    plan = plan_upsert(_valid(*OLDER), newer_first, "imp_old", 10)
+    # In order it would have come first: both of its phones were new then.
+    assert (plan.created, plan.updated) == (2, 0)
+    assert plan.rows["creates"].to_list() == [True, True]
+
+
+def test_re_running_an_import_changes_nothing_it_did_not_write() -> None:
+    once = _apply_in_turn(("imp_old", 10, OLDER), ("imp_new", 20, NEWER))
+    again = plan_upsert(_valid(*OLDER), once, "imp_old", 10)
+    assert (again.created, again.updated) == (2, 0)  # counted as on its first run
+    assert _applied(again.rows, "imp_old", once).to_dicts() == once.to_dicts()
+
+
+def test_rows_written_before_sequences_are_older_than_any_import() -> None:
+    legacy = _existing(
+        {
+            "phone_number": "+919876543210",
+            "name": "Legacy",
+            "language": "hi-IN",
+            "metadata": '{"city":"Delhi","plan":"basic"}',
+            "created_import_id": "imp_legacy",
+        }
+    )
+    plan = plan_upsert(_valid(NEWER[0]), legacy, "imp_new", 20)
+    row = plan.rows.row(0, named=True)
+    assert (row["name"], row["language"]) == ("Priya", "hi-IN")
+    assert orjson.loads(row["metadata"]) == {"city": "Mumbai", "plan": "basic", "vip": True}
+    assert orjson.loads(row["metadata_seq"]) == {"city": 20, "vip": 20}
+    assert (plan.created, plan.updated) == (0, 1)
