@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
+import idna
 import msgspec
 
 from api.problems import Problem
@@ -120,17 +122,55 @@ def _check_nesting(contacts: list[dict[str, Any]]) -> None:
     )
 
 
-def _check_webhook_url(url: str) -> None:
+# One DNS label (after IDNA): letters, digits and inner hyphens, 1 to 63 of them.
+_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+_CONTROL_OR_SPACE = re.compile(r"[\x00-\x20\x7f]")
+
+
+def webhook_url_problem(url: str) -> str | None:
+    """Why `url` can never be delivered to, or None: checked once at the request, so a URL that
+    would be retried for hours in vain gets a 422 at once. Whether its address is allowed is
+    decided at delivery (the SSRF guard), where DNS is resolved."""
+    if _CONTROL_OR_SPACE.search(url):
+        return "must not contain spaces or control characters"
     try:
         parts = urlsplit(url)
-        valid = parts.scheme in ("http", "https") and bool(parts.hostname)
+        port = parts.port
     except ValueError:
-        valid = False
-    if not valid:
+        return "must be an absolute http(s) URL with a port from 1 to 65535"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "must be an absolute http(s) URL"
+    if parts.username is not None or parts.password is not None:
+        # They would be logged, stored and sent in clear with every attempt.
+        return "must not contain credentials (user:password@); authenticate with the signature"
+    if port == 0:
+        return "must have a port from 1 to 65535"
+    if not _valid_host(parts.hostname):
+        return f"has an invalid host name {parts.hostname!r}"
+    return None
+
+
+def _valid_host(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+        return True
+    except ValueError:
+        pass
+    try:
+        ascii_host = idna.encode(host, uts46=True).decode("ascii")
+    except (idna.IDNAError, UnicodeError):
+        return False
+    labels = ascii_host.removesuffix(".").split(".")
+    return len(ascii_host) <= 253 and all(_LABEL.match(label) for label in labels)
+
+
+def _check_webhook_url(url: str) -> None:
+    problem = webhook_url_problem(url)
+    if problem is not None:
         raise Problem(
             422,
             "invalid-request",
             "The request body does not have the expected shape",
-            "webhookUrl must be an absolute http(s) URL",
-            errors=[{"pointer": "/webhookUrl", "detail": "must be an absolute http(s) URL"}],
+            f"webhookUrl {problem}",
+            errors=[{"pointer": "/webhookUrl", "detail": problem}],
         )

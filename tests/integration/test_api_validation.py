@@ -125,6 +125,25 @@ def test_webhook_url_not_absolute_http(client: httpx.Client, url: str) -> None:
     assert_problem(response, 422, "invalid-request", pointer="/webhookUrl")
 
 
+@pytest.mark.parametrize(
+    ("url", "detail"),
+    [
+        ("http://a b/x", "must not contain spaces or control characters"),
+        ("http://%00/x", "has an invalid host name '%00'"),
+        ("http://127.0.0.1:99999/x", "must be an absolute http(s) URL with a port from 1 to 65535"),
+        (
+            "http://user:pass@example.com/x",
+            "must not contain credentials (user:password@); authenticate with the signature",
+        ),
+    ],
+)
+def test_webhook_url_never_deliverable_is_422(client: httpx.Client, url: str, detail: str) -> None:
+    response = client.post(BULK, json={"contacts": ONE_CONTACT, "webhookUrl": url})
+    body = assert_problem(response, 422, "invalid-request", pointer="/webhookUrl")
+    assert body["detail"] == f"webhookUrl {detail}"
+    assert body["errors"] == [{"pointer": "/webhookUrl", "detail": detail}]
+
+
 def test_unknown_top_level_field(client: httpx.Client) -> None:
     response = client.post(BULK, json={"contacts": ONE_CONTACT, "audience_id": "aud_1"})
     body = assert_problem(response, 422, "invalid-request", pointer="/audience_id")
