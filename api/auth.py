@@ -19,7 +19,8 @@ def _presented_key(request: Request) -> str | None:
         if scheme.lower() == "bearer" and credentials.strip():
             return credentials.strip()
         return None
-    return request.headers.get("x-api-key")
+    api_key = request.headers.get("x-api-key")
+    return api_key.strip() if api_key is not None else None
 
 
 def has_api_key_header(raw_headers: Mapping[bytes, bytes]) -> bool:

@@ -100,6 +100,7 @@ _SLUGS = {
     404: "not-found",
     405: "method-not-allowed",
     413: "payload-too-large",
+    408: "request-timeout",
     415: "unsupported-media-type",
     429: "rate-limited",
 }

@@ -13,6 +13,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED, HTTP_303_SEE_O
 from msgspec import convert
 
 from api.auth import authenticate, has_api_key_header, unauthorized
+from api.http_rules import require_integer_query, require_json_body
 from api.openapi import (
     ROW_ERRORS_RESPONSE,
     BulkImportOperation,
@@ -83,15 +84,7 @@ class ImportsController(Controller):
         request; they become failed rows of the import. With `dryRun=true` the same checks and
         row rules run synchronously and the answer is 200 with per-row results.
         """
-        content_type = request.headers.get("content-type", "")
-        media_type = content_type.split(";")[0].strip().lower()
-        if media_type != "application/json" and not media_type.endswith("+json"):
-            raise Problem(
-                415,
-                "unsupported-media-type",
-                "Unsupported media type",
-                f"Send the body as application/json, not {content_type or 'no content type'!r}.",
-            )
+        require_json_body(request)
         body = await request.body()
         if dry_run:
             report = await anyio.to_thread.run_sync(import_service.dry_run, body)
@@ -117,6 +110,7 @@ class ImportsController(Controller):
     @get(
         "/",
         operation_id="listImports",
+        before_request=require_integer_query,
         sync_to_thread=True,
         responses=problem_responses(400, 401, 429),
     )
@@ -130,6 +124,7 @@ class ImportsController(Controller):
     @get(
         "/{import_id:str}/errors",
         operation_id="listImportErrors",
+        before_request=require_integer_query,
         sync_to_thread=True,
         operation_class=ImportErrorsOperation,
         responses={**ROW_ERRORS_RESPONSE, **problem_responses(400, 401, 404, 429)},

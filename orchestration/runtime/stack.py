@@ -32,7 +32,9 @@ from orchestration.runtime.instance import fail_interrupted_runs, prepare_instan
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CODE_SERVER = "code-server"
-API_APP_FACTORY = "api.app:create_app"  # uvicorn imports the server by name: no import here
+API_APP_FACTORY = "api.asgi:create_asgi_app"  # uvicorn imports the server by name: no import here
+# uvicorn's HTTP/1.1 protocol, answering unparsable requests with a problem document.
+API_HTTP_PROTOCOL = "api.server_protocol:ProblemH11Protocol"
 DEMO_ORG = "demo"
 START_TIMEOUT_S = 120.0
 STOP_TIMEOUT_S = 15.0
@@ -155,6 +157,8 @@ def start_children(
             "uvicorn",
             API_APP_FACTORY,
             "--factory",
+            "--http",
+            API_HTTP_PROTOCOL,
             "--host",
             host,
             "--port",

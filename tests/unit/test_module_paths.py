@@ -36,6 +36,8 @@ def test_instance_run_coordinator_resolves() -> None:
 def test_supervisor_api_factory_resolves() -> None:
     module, _, factory = stack.API_APP_FACTORY.partition(":")
     assert callable(resolve(module, factory))
+    module, _, protocol = stack.API_HTTP_PROTOCOL.partition(":")
+    assert isinstance(resolve(module, protocol), type)
 
 
 def test_workspace_yaml_points_at_the_definitions() -> None:
