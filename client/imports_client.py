@@ -22,7 +22,6 @@ import random
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from email.utils import parsedate_to_datetime
 from typing import Any, Generic, Self, TypeVar
 
 import httpx
@@ -36,6 +35,7 @@ from tenacity import (
     stop_after_delay,
 )
 
+from client.retry_after import parse_retry_after
 from client.schemas import (
     MAX_CONTACTS,
     DryRunReport,
@@ -167,20 +167,6 @@ def encode_bulk_body(
     return msgspec.json.encode(body)
 
 
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("retry-after")
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
-    except (TypeError, ValueError):
-        return None
-
-
 def _api_error(response: httpx.Response) -> ApiError:
     problem: dict[str, Any] = {}
     try:
@@ -195,7 +181,7 @@ def _api_error(response: httpx.Response) -> ApiError:
         str(problem.get("title", response.reason_phrase)),
         str(problem.get("detail", response.text[:500])),
         errors=problem.get("errors"),
-        retry_after_s=_retry_after(response),
+        retry_after_s=parse_retry_after(response.headers.get("retry-after")),
     )
 
 
