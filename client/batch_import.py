@@ -46,7 +46,6 @@ from client.contact_files import (
 )
 from client.imports_client import (
     MAX_CONTACTS,
-    TERMINAL_STATUSES,
     ApiError,
     ImportsClient,
     ImportStatusView,
@@ -56,6 +55,7 @@ from client.imports_client import (
     WaitTimeout,
 )
 from client.spreadsheet_safety import spreadsheet_safe
+from core.contracts.status import TERMINAL
 
 CHECKPOINT_VERSION = 1
 ERRORS_HEADER = ("row", "field", "code", "message", "value", "batch", "import_id", "row_index")
@@ -903,7 +903,7 @@ class BatchImporter:
                 import_id, min(self.options.webhook_fallback_poll_s, max(remaining, 0.0))
             )
             status = self.client.get_status(import_id)
-            if status.status in TERMINAL_STATUSES:
+            if status.status in TERMINAL:
                 self._webhook_wakeups += woken
                 return status
             if time.monotonic() >= deadline:

@@ -45,10 +45,10 @@ from client.schemas import (
     RowError,
     RowErrorList,
 )
+from core.contracts.status import TERMINAL
 
 __all__ = [
     "MAX_CONTACTS",
-    "TERMINAL_STATUSES",
     "ApiError",
     "AsyncImportsClient",
     "DryRunReport",
@@ -65,7 +65,6 @@ __all__ = [
     "encode_bulk_body",
 ]
 
-TERMINAL_STATUSES = frozenset({"COMPLETED", "COMPLETED_WITH_ERRORS", "FAILED"})
 BULK_PATH = "/v1/imports/api/bulk"
 USER_AGENT = "oliai-client/1"
 T = TypeVar("T")
@@ -263,7 +262,7 @@ def _deadline(import_id: str, timeout_s: float | None) -> _Deadline | None:
 
 def _finished(status: ImportStatusView, deadline: _Deadline | None, next_delay: float) -> bool:
     """True once the import ended; raises WaitTimeout when the next poll would be too late."""
-    if status.status in TERMINAL_STATUSES:
+    if status.status in TERMINAL:
         return True
     if deadline is not None and time.monotonic() + next_delay > deadline.at:
         raise WaitTimeout(deadline.import_id, deadline.timeout_s, status)
