@@ -62,7 +62,7 @@ def measure(command: list[str], env: dict[str, str] | None = None) -> Measured:
 
 def baseline(path: Path, batch_size: int) -> None:
     """The client's own work: stream, batch, encode each body; no network."""
-    from client.batch_import import batches, scan_file
+    from client.batch.source import batches, scan_file
     from client.contact_files import read_contacts
     from client.imports_client import encode_bulk_body
 

@@ -10,23 +10,20 @@ Both clients build their requests and read the answers with the same code (`_Cal
 sending and sleeping differ. 429 (honouring `Retry-After`), 503 and 409 `idempotency-key-in-flight`
 are retried with backoff, as are connection errors; a POST is re-sent after a timeout only when it
 carries an `Idempotency-Key` (or is a dry run), so a retry can never create a second import.
+
+The errors are defined in `client.errors`, the retry and poll policies in `client.policies`, a
+request as data in `client.operations`; the public names are importable from here too.
 """
 
 from __future__ import annotations
 
 import asyncio
-import csv
 import hashlib
-import io
-import random
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
-from email.utils import parsedate_to_datetime
-from typing import Any, Generic, Self, TypeVar
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Self, TypeVar
 
 import httpx
-import msgspec
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
@@ -36,6 +33,16 @@ from tenacity import (
     stop_after_delay,
 )
 
+from client.errors import ApiError, RetryNotice, WaitTimeout
+from client.operations import (
+    BULK_PATH,
+    Call,
+    Retryable,
+    encode_bulk_body,
+    json_decoder,
+    parse_errors_csv,
+)
+from client.policies import PollPolicy, RetryPolicy, deadline_after, import_finished, jitter
 from client.schemas import (
     MAX_CONTACTS,
     DryRunReport,
@@ -48,7 +55,6 @@ from client.schemas import (
 
 __all__ = [
     "MAX_CONTACTS",
-    "TERMINAL_STATUSES",
     "ApiError",
     "AsyncImportsClient",
     "DryRunReport",
@@ -65,223 +71,8 @@ __all__ = [
     "encode_bulk_body",
 ]
 
-TERMINAL_STATUSES = frozenset({"COMPLETED", "COMPLETED_WITH_ERRORS", "FAILED"})
-BULK_PATH = "/v1/imports/api/bulk"
 USER_AGENT = "oliai-client/1"
 T = TypeVar("T")
-
-
-class ApiError(Exception):
-    """An error answer (RFC 9457 problem details when the API sent them)."""
-
-    def __init__(
-        self,
-        status: int,
-        problem_type: str,
-        title: str,
-        detail: str,
-        *,
-        errors: list[dict[str, Any]] | None = None,
-        retry_after_s: float | None = None,
-    ) -> None:
-        super().__init__(f"HTTP {status} {problem_type}: {detail or title}")
-        self.status = status
-        self.type = problem_type
-        self.title = title
-        self.detail = detail
-        self.errors = errors or []
-        self.retry_after_s = retry_after_s
-
-    @property
-    def slug(self) -> str:
-        """`rate-limited`, `orchestrator-unavailable`, … (the last part of the problem type)."""
-        return self.type.rsplit("/", 1)[-1]
-
-
-class WaitTimeout(TimeoutError):
-    """The import did not reach a terminal status in time; `last` is the latest status seen."""
-
-    def __init__(self, import_id: str, timeout_s: float, last: ImportStatusView | None) -> None:
-        super().__init__(f"{import_id} not finished after {timeout_s:.0f} s")
-        self.import_id = import_id
-        self.last = last
-
-
-@dataclass(frozen=True)
-class RetryNotice:
-    """Handed to `on_retry` before each wait: what failed and how long the client waits."""
-
-    method: str
-    path: str
-    attempt: int
-    wait_s: float
-    reason: str
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """When to give up: after `max_attempts` tries or `max_elapsed_s` seconds, whichever first.
-
-    A `Retry-After` header is honoured up to `max_retry_after_s`; otherwise the wait grows
-    exponentially (with jitter) from `initial_wait_s` to `max_wait_s`.
-    """
-
-    max_attempts: int = 20
-    max_elapsed_s: float = 600.0
-    initial_wait_s: float = 0.5
-    max_wait_s: float = 30.0
-    max_retry_after_s: float = 120.0
-
-
-@dataclass(frozen=True)
-class PollPolicy:
-    """Status polling: the first wait, the growth factor and the longest wait (seconds).
-
-    A 10k import usually ends 1.2 to 2 s after its POST: polls at 0.2, 0.45, 0.76, 1.15, 1.64,
-    2.25 s ... notice it within ~0.5 s, at most one poll a second afterwards."""
-
-    initial_s: float = 0.2
-    factor: float = 1.25
-    max_s: float = 1.0
-
-    def delays(self) -> Iterator[float]:
-        delay = self.initial_s
-        while True:
-            yield delay
-            delay = min(delay * self.factor, self.max_s)
-
-
-def encode_bulk_body(
-    contacts: Sequence[Mapping[str, Any]],
-    *,
-    audience_id: str | None = None,
-    webhook_url: str | None = None,
-) -> bytes:
-    """The bulk request's JSON bytes; the same arguments always give the same bytes (the API
-    compares an Idempotency-Key's bodies byte for byte)."""
-    body: dict[str, Any] = {"contacts": contacts}
-    if audience_id is not None:
-        body["audienceId"] = audience_id
-    if webhook_url is not None:
-        body["webhookUrl"] = webhook_url
-    return msgspec.json.encode(body)
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("retry-after")
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
-    except (TypeError, ValueError):
-        return None
-
-
-def _api_error(response: httpx.Response) -> ApiError:
-    problem: dict[str, Any] = {}
-    try:
-        decoded = msgspec.json.decode(response.content)
-        if isinstance(decoded, dict):
-            problem = decoded
-    except msgspec.DecodeError:
-        pass
-    return ApiError(
-        response.status_code,
-        str(problem.get("type", "about:blank")),
-        str(problem.get("title", response.reason_phrase)),
-        str(problem.get("detail", response.text[:500])),
-        errors=problem.get("errors"),
-        retry_after_s=_retry_after(response),
-    )
-
-
-def _jitter(up_to: float) -> float:
-    """Spreads clients that were told to wait alike (not a secret: `random` is right)."""
-    return random.uniform(0, up_to)  # noqa: S311
-
-
-class _Retryable(Exception):
-    """Internal: an answer worth another try; unwrapped to its ApiError when retries end."""
-
-    def __init__(self, error: ApiError) -> None:
-        super().__init__(str(error))
-        self.error = error
-
-
-# Nothing was created: always safe to send again.
-_ALWAYS_RETRY = {429, 503}
-# A gateway in front of the API may have lost the answer: only for safe-to-repeat calls.
-_RETRY_WHEN_SAFE = {502, 504}
-
-
-@dataclass(frozen=True)
-class _Call(Generic[T]):
-    """One API operation: the request to send and how to read its success answer."""
-
-    method: str
-    path: str
-    parse: Callable[[httpx.Response], T]
-    params: dict[str, str] = field(default_factory=dict)
-    headers: dict[str, str] = field(default_factory=dict)
-    content: bytes | None = None
-    # Whether sending it twice is harmless (GETs, dry runs, POSTs with an Idempotency-Key).
-    repeatable: bool = True
-
-    def check(self, response: httpx.Response) -> T:
-        if response.is_success:
-            return self.parse(response)
-        error = _api_error(response)
-        retry = response.status_code in _ALWAYS_RETRY or (
-            self.repeatable and response.status_code in _RETRY_WHEN_SAFE
-        )
-        if error.slug == "idempotency-key-in-flight":
-            retry = True
-        raise _Retryable(error) if retry else error
-
-
-def _decoder(kind: type[T]) -> Callable[[httpx.Response], T]:
-    decoder = msgspec.json.Decoder(kind)
-    return lambda response: decoder.decode(response.content)
-
-
-def _parse_errors_csv(response: httpx.Response) -> list[RowError]:
-    rows = csv.DictReader(io.StringIO(response.text))
-    return [
-        RowError(
-            row_index=int(row["row_index"]),
-            field=row["field"],
-            code=row["code"],
-            message=row["message"],
-            value=row["value"] or None,
-        )
-        for row in rows
-    ]
-
-
-@dataclass(frozen=True)
-class _Deadline:
-    import_id: str
-    timeout_s: float
-    at: float
-
-
-def _deadline(import_id: str, timeout_s: float | None) -> _Deadline | None:
-    return (
-        None if timeout_s is None else _Deadline(import_id, timeout_s, time.monotonic() + timeout_s)
-    )
-
-
-def _finished(status: ImportStatusView, deadline: _Deadline | None, next_delay: float) -> bool:
-    """True once the import ended; raises WaitTimeout when the next poll would be too late."""
-    if status.status in TERMINAL_STATUSES:
-        return True
-    if deadline is not None and time.monotonic() + next_delay > deadline.at:
-        raise WaitTimeout(deadline.import_id, deadline.timeout_s, status)
-    return False
 
 
 class _Calls:
@@ -315,14 +106,14 @@ class _Calls:
         audience_id: str | None,
         webhook_url: str | None,
         idempotency_key: str | None,
-    ) -> _Call[ImportAccepted]:
+    ) -> Call[ImportAccepted]:
         headers = {"Content-Type": "application/json"}
         if idempotency_key is not None:
             headers["Idempotency-Key"] = idempotency_key
-        return _Call(
+        return Call(
             "POST",
             BULK_PATH,
-            _decoder(ImportAccepted),
+            json_decoder(ImportAccepted),
             headers=headers,
             content=encode_bulk_body(contacts, audience_id=audience_id, webhook_url=webhook_url),
             repeatable=idempotency_key is not None,
@@ -333,42 +124,42 @@ class _Calls:
         contacts: Sequence[Mapping[str, Any]],
         audience_id: str | None,
         webhook_url: str | None,
-    ) -> _Call[DryRunReport]:
-        return _Call(
+    ) -> Call[DryRunReport]:
+        return Call(
             "POST",
             BULK_PATH,
-            _decoder(DryRunReport),
+            json_decoder(DryRunReport),
             params={"dryRun": "true"},
             headers={"Content-Type": "application/json"},
             content=encode_bulk_body(contacts, audience_id=audience_id, webhook_url=webhook_url),
         )
 
-    def _status(self, import_id: str) -> _Call[ImportStatusView]:
-        return _Call("GET", f"/v1/imports/{import_id}/status", _decoder(ImportStatusView))
+    def _status(self, import_id: str) -> Call[ImportStatusView]:
+        return Call("GET", f"/v1/imports/{import_id}/status", json_decoder(ImportStatusView))
 
-    def _list(self, page: int, limit: int) -> _Call[ImportList]:
+    def _list(self, page: int, limit: int) -> Call[ImportList]:
         params = {"page": str(page), "limit": str(limit)}
-        return _Call("GET", "/v1/imports", _decoder(ImportList), params=params)
+        return Call("GET", "/v1/imports", json_decoder(ImportList), params=params)
 
-    def _errors(self, import_id: str, page: int, limit: int) -> _Call[RowErrorList]:
+    def _errors(self, import_id: str, page: int, limit: int) -> Call[RowErrorList]:
         params = {"page": str(page), "limit": str(limit)}
-        return _Call(
-            "GET", f"/v1/imports/{import_id}/errors", _decoder(RowErrorList), params=params
+        return Call(
+            "GET", f"/v1/imports/{import_id}/errors", json_decoder(RowErrorList), params=params
         )
 
-    def _all_errors(self, import_id: str) -> _Call[list[RowError]]:
-        return _Call(
-            "GET", f"/v1/imports/{import_id}/errors", _parse_errors_csv, params={"format": "csv"}
+    def _all_errors(self, import_id: str) -> Call[list[RowError]]:
+        return Call(
+            "GET", f"/v1/imports/{import_id}/errors", parse_errors_csv, params={"format": "csv"}
         )
 
     # -- retries --------------------------------------------------------------------------
 
-    def _retrying(self, call: _Call[Any]) -> dict[str, Any]:
+    def _retrying(self, call: Call[Any]) -> dict[str, Any]:
         """Keyword arguments for tenacity's `Retrying` and `AsyncRetrying` alike."""
         policy = self.retry_policy
 
         def retryable(exc: BaseException) -> bool:
-            if isinstance(exc, _Retryable):
+            if isinstance(exc, Retryable):
                 return True
             # The request never left: harmless to send again, whatever it is.
             if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout):
@@ -377,11 +168,11 @@ class _Calls:
 
         def wait(state: RetryCallState) -> float:
             exc = state.outcome.exception() if state.outcome else None
-            if isinstance(exc, _Retryable) and exc.error.retry_after_s is not None:
+            if isinstance(exc, Retryable) and exc.error.retry_after_s is not None:
                 # The server said when: wait that long, plus a little jitter so clients spread.
-                return min(exc.error.retry_after_s, policy.max_retry_after_s) + _jitter(0.25)
+                return min(exc.error.retry_after_s, policy.max_retry_after_s) + jitter(0.25)
             exponential = policy.initial_wait_s * 2 ** (state.attempt_number - 1)
-            return min(exponential + _jitter(policy.initial_wait_s), policy.max_wait_s)
+            return min(exponential + jitter(policy.initial_wait_s), policy.max_wait_s)
 
         def before_sleep(state: RetryCallState) -> None:
             if self.on_retry is None or state.outcome is None or state.next_action is None:
@@ -389,7 +180,7 @@ class _Calls:
             exc = state.outcome.exception()
             reason = (
                 f"HTTP {exc.error.status} {exc.error.slug}"
-                if isinstance(exc, _Retryable)
+                if isinstance(exc, Retryable)
                 else type(exc).__name__
             )
             self.on_retry(
@@ -408,7 +199,7 @@ class _Calls:
         }
 
     @staticmethod
-    def _request_options(call: _Call[Any]) -> dict[str, Any]:
+    def _request_options(call: Call[Any]) -> dict[str, Any]:
         return {"params": call.params, "headers": call.headers, "content": call.content}
 
 
@@ -437,7 +228,7 @@ class ImportsClient(_Calls):
     def close(self) -> None:
         self._http.close()
 
-    def _send(self, call: _Call[T]) -> T:
+    def _send(self, call: Call[T]) -> T:
         try:
             for attempt in Retrying(**self._retrying(call)):
                 with attempt:
@@ -445,7 +236,7 @@ class ImportsClient(_Calls):
                         call.method, call.path, **self._request_options(call)
                     )
                     return call.check(response)
-        except _Retryable as exc:
+        except Retryable as exc:
             raise exc.error from None
         raise AssertionError("unreachable: tenacity re-raises the last error")
 
@@ -487,10 +278,10 @@ class ImportsClient(_Calls):
         self, import_id: str, *, timeout_s: float | None = None, poll: PollPolicy | None = None
     ) -> ImportStatusView:
         """Poll the status (with backoff) until COMPLETED, COMPLETED_WITH_ERRORS or FAILED."""
-        deadline = _deadline(import_id, timeout_s)
+        deadline = deadline_after(import_id, timeout_s)
         for delay in (poll or PollPolicy()).delays():
             status = self.get_status(import_id)
-            if _finished(status, deadline, delay):
+            if import_finished(status, deadline, delay):
                 return status
             time.sleep(delay)
         raise AssertionError("unreachable: the poll delays never end")
@@ -521,7 +312,7 @@ class AsyncImportsClient(_Calls):
     async def aclose(self) -> None:
         await self._http.aclose()
 
-    async def _send(self, call: _Call[T]) -> T:
+    async def _send(self, call: Call[T]) -> T:
         try:
             async for attempt in AsyncRetrying(**self._retrying(call)):
                 with attempt:
@@ -529,7 +320,7 @@ class AsyncImportsClient(_Calls):
                         call.method, call.path, **self._request_options(call)
                     )
                     return call.check(response)
-        except _Retryable as exc:
+        except Retryable as exc:
             raise exc.error from None
         raise AssertionError("unreachable: tenacity re-raises the last error")
 
@@ -573,10 +364,10 @@ class AsyncImportsClient(_Calls):
         self, import_id: str, *, timeout_s: float | None = None, poll: PollPolicy | None = None
     ) -> ImportStatusView:
         """Poll the status (with backoff) until COMPLETED, COMPLETED_WITH_ERRORS or FAILED."""
-        deadline = _deadline(import_id, timeout_s)
+        deadline = deadline_after(import_id, timeout_s)
         for delay in (poll or PollPolicy()).delays():
             status = await self.get_status(import_id)
-            if _finished(status, deadline, delay):
+            if import_finished(status, deadline, delay):
                 return status
             await asyncio.sleep(delay)
         raise AssertionError("unreachable: the poll delays never end")

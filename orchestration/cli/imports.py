@@ -75,8 +75,8 @@ def import_file(
     Exit codes: 0 done, 1 done with failed rows, 2 bad input, 3 a batch FAILED, 4 API error, 130
     interrupted (docs/batch-import.md).
     """
-    from client.batch_console import import_command
-    from client.batch_import import BatchImportOptions, WaitMode
+    from client.batch.console import import_command
+    from client.batch.options import BatchImportOptions, WaitMode
 
     host, _, port = listen.rpartition(":")
     if not host or not port.isdigit():

@@ -10,13 +10,12 @@ import random
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from enum import StrEnum
 from http.cookiejar import CookieJar, CookiePolicy
 
 import httpx
 
+from client.retry_after import parse_retry_after
 from orchestration.webhooks.ssrf import BlockedDestination, Target, resolve_target
 
 MAX_RESPONSE_BYTES = 64 * 1024
@@ -129,7 +128,7 @@ async def deliver(
         error=None if outcome is Outcome.DELIVERED else f"HTTP {response.status_code}",
         duration_ms=_elapsed_ms(started),
         retry_after_s=(
-            _parse_retry_after(response.headers.get("retry-after"))
+            parse_retry_after(response.headers.get("retry-after"))
             if outcome is Outcome.RETRY
             else None
         ),
@@ -205,22 +204,6 @@ def _judge(status_code: int) -> Outcome:
     if status_code == 410:
         return Outcome.GONE
     return Outcome.RETRY
-
-
-def _parse_retry_after(value: str | None) -> float | None:
-    """Retry-After as delay-seconds or an HTTP date; None if absent or unreadable."""
-    if value is None:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:  # "-0000" parses naive; HTTP dates are UTC anyway
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 def _failed(outcome: Outcome, error: str, started: float) -> AttemptResult:

@@ -23,14 +23,9 @@ import psutil
 import pytest
 
 from api.dagster_gateway import REACHABILITY_TTL_S
-from client.batch_import import (
-    BatchImporter,
-    BatchImportOptions,
-    RunSummary,
-    WaitMode,
-    checkpoint_path,
-    errors_path,
-)
+from client.batch.options import BatchImportOptions, WaitMode, checkpoint_path, errors_path
+from client.batch.reporter import RunSummary
+from client.batch.runner import BatchImporter
 from client.imports_client import ImportsClient, PollPolicy, RetryNotice
 from tests.integration.api_support import BULK, MESSY_BODY, MESSY_ERRORS, phone
 from tests.stack import OLIAI, Stack, make_stack

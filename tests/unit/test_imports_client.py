@@ -17,16 +17,9 @@ from typing import Any
 import httpx
 import pytest
 
-from client.batch_import import (
-    BatchImporter,
-    BatchImportOptions,
-    ExitCode,
-    checkpoint_path,
-    errors_path,
-    fingerprint,
-    idempotency_key,
-    scan_file,
-)
+from client.batch.options import BatchImportOptions, ExitCode, checkpoint_path, errors_path
+from client.batch.runner import BatchImporter
+from client.batch.source import fingerprint, idempotency_key, scan_file
 from client.imports_client import (
     ApiError,
     AsyncImportsClient,
@@ -309,7 +302,7 @@ def test_a_changed_file_starts_over_with_new_keys(tmp_path: Path) -> None:
 
 def test_client_modules_import_neither_litestar_nor_dagster() -> None:
     code = (
-        "import sys, client.imports_client, client.contact_files, client.batch_import; "
+        "import sys, client.imports_client, client.contact_files, client.batch.runner; "
         "print(sorted({m.split('.')[0] for m in sys.modules} & {'litestar', 'dagster', 'polars'}))"
     )
     result = subprocess.run(
@@ -321,7 +314,7 @@ def test_client_modules_import_neither_litestar_nor_dagster() -> None:
 def test_completion_receiver_counts_only_verified_webhooks() -> None:
     from datetime import UTC, datetime
 
-    from client.batch_import import CompletionReceiver
+    from client.batch.receiver import CompletionReceiver
     from core.control_store import new_secret
     from orchestration.webhooks.signing import signed_headers
 

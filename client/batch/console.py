@@ -1,6 +1,6 @@
 """`oliai import` on a terminal: the progress bar, retry notices and the summary tables (rich).
 
-The logic is in `client.batch_import`; this module only draws it. Progress and notices go to
+The logic is in the rest of `client.batch`; this module only draws it. Progress and notices go to
 stderr, the summary (or `--json`) to stdout.
 """
 
@@ -24,18 +24,13 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from client.batch_import import (
-    Batch,
-    BatchImporter,
-    BatchImportError,
-    BatchImportOptions,
-    BatchResult,
-    DryRunSummary,
-    ExitCode,
-    Plan,
-    RunSummary,
-)
-from client.imports_client import ImportsClient, RetryNotice
+from client.batch.checkpoint import BatchResult
+from client.batch.options import BatchImportError, BatchImportOptions, ExitCode
+from client.batch.reporter import DryRunSummary, Plan, RunSummary
+from client.batch.runner import BatchImporter
+from client.batch.source import Batch
+from client.errors import RetryNotice
+from client.imports_client import ImportsClient
 
 MAX_TABLE_BATCHES = 100
 
