@@ -21,12 +21,15 @@ from api.schemas import (
     ImportSummary,
     RowError,
     RowErrorList,
+    WebhookEventView,
+    webhook_event_view,
 )
 from api.submitter import RunSubmitter
 from api.validation import decode_bulk_request
 from core import landing, staging
 from core.contracts.status import TERMINAL, ImportStatus, import_outcome
-from core.control_store import ControlStore, IdempotencyConflict, ImportRecord
+from core.control_store import ControlStore
+from core.control_store.imports import IdempotencyConflict, ImportRecord
 from transforms import contacts_frame, normalize_contacts
 
 
@@ -73,7 +76,7 @@ class ImportService:
         path = landing.landing_path(self._landing_dir, org_id, import_id)
         total = len(request.contacts)
         try:
-            self._store.reserve_import(
+            self._store.imports.reserve_import(
                 import_id=import_id,
                 org_id=org_id,
                 total=total,
@@ -88,9 +91,9 @@ class ImportService:
         try:
             landing.write_durably(path, body)
         except BaseException:
-            self._store.discard_import(import_id)
+            self._store.imports.discard_import(import_id)
             raise
-        self._store.mark_accepted(import_id)
+        self._store.imports.mark_accepted(import_id)
         self._submitter.notify()
         return ImportAccepted(import_id=import_id, status=ImportStatus.PENDING.value, total=total)
 
@@ -151,7 +154,7 @@ class ImportService:
         )
 
     def _record(self, org_id: str, import_id: str) -> ImportRecord:
-        record = self._store.get_import(org_id, import_id)
+        record = self._store.imports.get_import(org_id, import_id)
         if record is None:
             raise not_found(import_id)
         return record
@@ -161,7 +164,9 @@ class ImportService:
         return _status_view(record, self._gateway.latest_run(record.id))
 
     def history(self, org_id: str, page: int, limit: int) -> tuple[list[ImportSummary], int]:
-        records, total = self._store.list_imports(org_id, offset=(page - 1) * limit, limit=limit)
+        records, total = self._store.imports.list_imports(
+            org_id, offset=(page - 1) * limit, limit=limit
+        )
         return [self._summary(record) for record in records], total
 
     def summary(self, org_id: str, import_id: str) -> ImportSummary:
@@ -178,9 +183,9 @@ class ImportService:
             run_id=run.run_id if run else None,
         )
 
-    def webhook_deliveries(self, org_id: str, import_id: str) -> list[dict[str, Any]]:
+    def webhook_deliveries(self, org_id: str, import_id: str) -> list[WebhookEventView]:
         self._record(org_id, import_id)
-        return self._store.webhook_deliveries(import_id)
+        return [webhook_event_view(event) for event in self._store.webhooks.deliveries(import_id)]
 
     def row_errors(self, org_id: str, import_id: str) -> pl.DataFrame:
         """All row errors of the import (empty until its normalization step has run)."""

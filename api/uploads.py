@@ -192,7 +192,7 @@ async def accept_upload(
             accepted = import_service.accept_bulk(
                 org_id, msgspec.json.encode(body), None, max_contacts=MAX_FILE_CONTACTS
             )
-            store.record_upload(
+            store.users.record_upload(
                 import_id=accepted.import_id,
                 org_id=org_id,
                 user_id=user_id,

@@ -110,7 +110,7 @@ class UIController(Controller):
                 429,
                 {"Retry-After": str(wait)},
             )
-        user = await anyio.to_thread.run_sync(store.user_by_email, email) if email else None
+        user = await anyio.to_thread.run_sync(store.users.user_by_email, email) if email else None
         hashed = user.password_hash if user else None
         if not await anyio.to_thread.run_sync(verify_password, hashed, password) or user is None:
             login_throttle.failed(email, client)
@@ -118,7 +118,7 @@ class UIController(Controller):
         login_throttle.succeeded(email, client)
         if needs_rehash(user.password_hash):
             new_hash = await anyio.to_thread.run_sync(hash_password, password)
-            await anyio.to_thread.run_sync(store.set_password_hash, user.id, new_hash)
+            await anyio.to_thread.run_sync(store.users.set_password_hash, user.id, new_hash)
         sign_in(request, user)
         return Redirect(target, status_code=HTTP_303_SEE_OTHER)
 
@@ -155,7 +155,7 @@ class UIController(Controller):
         user: SessionUser, service: ImportService, store: ControlStore, page: int
     ) -> dict[str, Any]:
         items, total = service.history(user.org_id, page, PAGE_SIZE)
-        files = store.uploads_for(user.org_id, [item.id for item in items])
+        files = store.users.uploads_for(user.org_id, [item.id for item in items])
         return {
             "items": items,
             "files": {key: upload.file_name for key, upload in files.items()},
@@ -214,7 +214,7 @@ class UIController(Controller):
         dagster_url: str,
     ) -> dict[str, Any]:
         item: ImportSummary = service.summary(user.org_id, import_id)
-        upload = store.uploads_for(user.org_id, [import_id]).get(import_id)
+        upload = store.users.uploads_for(user.org_id, [import_id]).get(import_id)
         errors = service.row_error_page(user.org_id, import_id, 1, ERRORS_SHOWN)
         rows = [
             {
@@ -245,7 +245,7 @@ class UIController(Controller):
     ) -> Response[str]:
         """Every row error, with the row it came from in the uploaded file (`file_row`)."""
         errors = import_service.row_errors(user.org_id, import_id)
-        upload = store.uploads_for(user.org_id, [import_id]).get(import_id)
+        upload = store.users.uploads_for(user.org_id, [import_id]).get(import_id)
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(["row_index", "file_row", "field", "code", "message", "value"])
