@@ -11,7 +11,12 @@ import msgspec
 import polars as pl
 
 from api.dagster_gateway import DagsterGateway, RunView
-from api.problems import Problem
+from api.errors import (
+    IdempotencyKeyInFlight,
+    IdempotencyKeyReused,
+    ImportNotFound,
+    OrchestratorUnavailable,
+)
 from api.schemas import (
     MAX_CONTACTS,
     DryRunReport,
@@ -31,11 +36,6 @@ from core.contracts.status import TERMINAL, ImportStatus, import_outcome
 from core.control_store import ControlStore
 from core.control_store.imports import IdempotencyConflict, ImportRecord
 from transforms import contacts_frame, normalize_contacts
-
-
-def not_found(import_id: str) -> Problem:
-    # The same answer for unknown ids and other organizations' ids: no existence oracle.
-    return Problem(404, "not-found", "Import not found", f"No import {import_id!r} exists.")
 
 
 class ImportService:
@@ -64,13 +64,7 @@ class ImportService:
         limit (`MAX_FILE_CONTACTS`) instead of the JSON API's 10,000."""
         request = decode_bulk_request(body, max_contacts)
         if not self._gateway.reachable():
-            raise Problem(
-                503,
-                "orchestrator-unavailable",
-                "Imports are temporarily unavailable",
-                "The orchestrator cannot be reached; nothing was created. Retry shortly.",
-                headers={"Retry-After": "5"},
-            )
+            raise OrchestratorUnavailable
         import_id = "imp_" + secrets.token_hex(12)
         request_hash = hashlib.sha256(body).hexdigest()
         path = landing.landing_path(self._landing_dir, org_id, import_id)
@@ -135,20 +129,9 @@ class ImportService:
 
     def _replay(self, existing: ImportRecord, request_hash: str) -> ImportAccepted:
         if existing.request_hash != request_hash:
-            raise Problem(
-                422,
-                "idempotency-key-reused",
-                "Idempotency-Key reused with a different body",
-                f"This Idempotency-Key was used for import {existing.id} with a different body.",
-            )
+            raise IdempotencyKeyReused(existing.id)
         if existing.state != "accepted":
-            raise Problem(
-                409,
-                "idempotency-key-in-flight",
-                "A request with this Idempotency-Key is in progress",
-                "Wait for the first request with this key to finish, then retry.",
-                headers={"Retry-After": "1"},
-            )
+            raise IdempotencyKeyInFlight
         return ImportAccepted(
             import_id=existing.id, status=ImportStatus.PENDING.value, total=existing.total
         )
@@ -156,7 +139,7 @@ class ImportService:
     def _record(self, org_id: str, import_id: str) -> ImportRecord:
         record = self._store.imports.get_import(org_id, import_id)
         if record is None:
-            raise not_found(import_id)
+            raise ImportNotFound(import_id)
         return record
 
     def status(self, org_id: str, import_id: str) -> ImportStatusView:
