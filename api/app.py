@@ -24,6 +24,7 @@ from api.controllers.ui import UIController, root
 from api.dagster_gateway import DagsterGateway
 from api.problems import Problem, internal_error_handler, problem_details_plugin
 from api.services import ImportService
+from api.sign_in import SignInService
 from api.submitter import RunSubmitter
 from api.ui_auth import LoginThrottle, csrf_middleware, session_config, session_store
 from core.control_store import ControlStore
@@ -38,7 +39,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     gateway = DagsterGateway(settings.resolved_dagster_url, str(settings.dagster_home))
     submitter = RunSubmitter(store, gateway)
     service = ImportService(store, gateway, submitter, settings.landing_dir, settings.staging_dir)
-    login_throttle = LoginThrottle()
+    sign_in_service = SignInService(store, LoginThrottle())
     sessions = session_store(settings.resolved_data_dir)
 
     @asynccontextmanager
@@ -86,7 +87,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "import_service": Provide(lambda: service, sync_to_thread=False),
             "store": Provide(lambda: store, sync_to_thread=False),
             "gateway": Provide(lambda: gateway, sync_to_thread=False),
-            "login_throttle": Provide(lambda: login_throttle, sync_to_thread=False),
+            "sign_in_service": Provide(lambda: sign_in_service, sync_to_thread=False),
             "dagster_url": Provide(lambda: settings.resolved_dagster_url, sync_to_thread=False),
         },
         plugins=[problem_details_plugin(settings.max_body_bytes)],

@@ -45,7 +45,7 @@ def authenticate(request: Request, store: ControlStore) -> str:
         raise unauthorized("Send your API key as `Authorization: Bearer <key>` or `X-API-Key`.")
     if len(key) > MAX_KEY_LENGTH or not key.isascii():
         raise unauthorized("The API key is not valid.")
-    org_id = store.organization_for_key(key)
+    org_id = store.organizations.organization_for_key(key)
     if org_id is None:
         raise unauthorized("The API key is not valid or has been revoked.")
     return org_id

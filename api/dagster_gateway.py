@@ -15,7 +15,7 @@ from dagster import DagsterInstance, RunsFilter
 from dagster_graphql import DagsterGraphQLClient
 
 from core.contracts import IMPORT_JOB, LOCATION_NAME, acceptance_sequence, tags
-from core.control_store import ImportRecord
+from core.control_store.imports import ImportRecord
 
 REACHABILITY_TTL_S = 2.0
 

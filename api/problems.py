@@ -1,8 +1,14 @@
-"""The one place where errors become RFC 9457 problem details (`application/problem+json`)."""
+"""The one place where errors become RFC 9457 problem details (`application/problem+json`).
+
+Three sources: `Problem`, raised by HTTP-level checks (request shape, credentials); the service
+layer's domain exceptions (`api/errors.py`), mapped by the `SERVICE_PROBLEMS` table; and
+Litestar's own `HTTPException`s. Anything else is a 500 (`internal_error_handler`).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 
@@ -17,6 +23,17 @@ from litestar.status_codes import (
     HTTP_413_REQUEST_ENTITY_TOO_LARGE,
     HTTP_429_TOO_MANY_REQUESTS,
     HTTP_500_INTERNAL_SERVER_ERROR,
+)
+
+from api.errors import (
+    FileTooLarge,
+    IdempotencyKeyInFlight,
+    IdempotencyKeyReused,
+    ImportNotFound,
+    InvalidFile,
+    OrchestratorUnavailable,
+    ServiceError,
+    UnsupportedFileType,
 )
 
 PROBLEM_BASE = "/problems/"
@@ -46,6 +63,49 @@ class Problem(ProblemDetailsException):
             headers=headers,
             extra={"errors": errors} if errors else None,
         )
+
+
+@dataclass(frozen=True)
+class ProblemType:
+    status: int
+    slug: str
+    title: str
+    headers: dict[str, str] | None = None
+
+
+# Every `ServiceError` subclass, with the problem it answers as (docs/api.md lists the types).
+SERVICE_PROBLEMS: dict[type[ServiceError], ProblemType] = {
+    ImportNotFound: ProblemType(404, "not-found", "Import not found"),
+    OrchestratorUnavailable: ProblemType(
+        503,
+        "orchestrator-unavailable",
+        "Imports are temporarily unavailable",
+        headers={"Retry-After": "5"},
+    ),
+    IdempotencyKeyReused: ProblemType(
+        422, "idempotency-key-reused", "Idempotency-Key reused with a different body"
+    ),
+    IdempotencyKeyInFlight: ProblemType(
+        409,
+        "idempotency-key-in-flight",
+        "A request with this Idempotency-Key is in progress",
+        headers={"Retry-After": "1"},
+    ),
+    UnsupportedFileType: ProblemType(415, "unsupported-file-type", "Unsupported file type"),
+    InvalidFile: ProblemType(422, "invalid-file", "The file cannot be imported"),
+    FileTooLarge: ProblemType(413, "file-too-large", "The file is too large"),
+}
+
+
+def problem_for(exc: ServiceError) -> Problem:
+    """The problem a service error answers as: the table's type, status and title, and the
+    exception's detail."""
+    for cls in type(exc).__mro__:
+        if cls in SERVICE_PROBLEMS:
+            kind = SERVICE_PROBLEMS[cls]
+            headers = dict(kind.headers) if kind.headers else None
+            return Problem(kind.status, kind.slug, kind.title, exc.detail, headers=headers)
+    raise LookupError(f"no problem type for {type(exc).__name__}: add it to SERVICE_PROBLEMS")
 
 
 def _field_error(item: dict[str, Any]) -> dict[str, str]:
@@ -121,7 +181,8 @@ def problem_details_plugin(max_body_bytes: int) -> ProblemDetailsPlugin:
         ProblemDetailsConfig(
             enable_for_all_http_exceptions=True,
             exception_to_problem_detail_map={
-                HTTPException: _from_http_exception_factory(max_body_bytes)
+                HTTPException: _from_http_exception_factory(max_body_bytes),
+                ServiceError: problem_for,
             },
         )
     )

@@ -19,6 +19,7 @@ from client.schemas import (
     RowError,
     RowErrorList,
 )
+from core.control_store.webhooks import WebhookEventRecord
 
 __all__ = [
     "MAX_CONTACTS",
@@ -86,6 +87,29 @@ class WebhookEventView(msgspec.Struct, rename="camel"):
 class WebhookDeliveryList(msgspec.Struct, rename="camel"):
     import_id: str
     data: list[WebhookEventView]
+
+
+def webhook_event_view(event: WebhookEventRecord) -> WebhookEventView:
+    """The wire shape of a stored event and its attempts."""
+    return WebhookEventView(
+        id=event.id,
+        run_id=event.run_id,
+        url=event.url,
+        state=event.state,
+        created_at=event.created_at,
+        next_attempt_at=event.next_attempt_at,
+        attempts=[
+            WebhookAttemptView(
+                attempt=attempt.attempt,
+                attempted_at=attempt.attempted_at,
+                outcome=attempt.outcome,
+                status_code=attempt.status_code,
+                error=attempt.error,
+                duration_ms=attempt.duration_ms,
+            )
+            for attempt in event.attempts
+        ],
+    )
 
 
 class FieldProblem(msgspec.Struct, omit_defaults=True):

@@ -11,7 +11,12 @@ import msgspec
 import polars as pl
 
 from api.dagster_gateway import DagsterGateway, RunView
-from api.problems import Problem
+from api.errors import (
+    IdempotencyKeyInFlight,
+    IdempotencyKeyReused,
+    ImportNotFound,
+    OrchestratorUnavailable,
+)
 from api.schemas import (
     MAX_CONTACTS,
     DryRunReport,
@@ -21,18 +26,16 @@ from api.schemas import (
     ImportSummary,
     RowError,
     RowErrorList,
+    WebhookEventView,
+    webhook_event_view,
 )
 from api.submitter import RunSubmitter
 from api.validation import decode_bulk_request
 from core import landing, staging
 from core.contracts.status import TERMINAL, ImportStatus, import_outcome
-from core.control_store import ControlStore, IdempotencyConflict, ImportRecord
+from core.control_store import ControlStore
+from core.control_store.imports import IdempotencyConflict, ImportRecord
 from transforms import contacts_frame, normalize_contacts
-
-
-def not_found(import_id: str) -> Problem:
-    # The same answer for unknown ids and other organizations' ids: no existence oracle.
-    return Problem(404, "not-found", "Import not found", f"No import {import_id!r} exists.")
 
 
 class ImportService:
@@ -61,19 +64,13 @@ class ImportService:
         limit (`MAX_FILE_CONTACTS`) instead of the JSON API's 10,000."""
         request = decode_bulk_request(body, max_contacts)
         if not self._gateway.reachable():
-            raise Problem(
-                503,
-                "orchestrator-unavailable",
-                "Imports are temporarily unavailable",
-                "The orchestrator cannot be reached; nothing was created. Retry shortly.",
-                headers={"Retry-After": "5"},
-            )
+            raise OrchestratorUnavailable
         import_id = "imp_" + secrets.token_hex(12)
         request_hash = hashlib.sha256(body).hexdigest()
         path = landing.landing_path(self._landing_dir, org_id, import_id)
         total = len(request.contacts)
         try:
-            self._store.reserve_import(
+            self._store.imports.reserve_import(
                 import_id=import_id,
                 org_id=org_id,
                 total=total,
@@ -88,9 +85,9 @@ class ImportService:
         try:
             landing.write_durably(path, body)
         except BaseException:
-            self._store.discard_import(import_id)
+            self._store.imports.discard_import(import_id)
             raise
-        self._store.mark_accepted(import_id)
+        self._store.imports.mark_accepted(import_id)
         self._submitter.notify()
         return ImportAccepted(import_id=import_id, status=ImportStatus.PENDING.value, total=total)
 
@@ -132,28 +129,17 @@ class ImportService:
 
     def _replay(self, existing: ImportRecord, request_hash: str) -> ImportAccepted:
         if existing.request_hash != request_hash:
-            raise Problem(
-                422,
-                "idempotency-key-reused",
-                "Idempotency-Key reused with a different body",
-                f"This Idempotency-Key was used for import {existing.id} with a different body.",
-            )
+            raise IdempotencyKeyReused(existing.id)
         if existing.state != "accepted":
-            raise Problem(
-                409,
-                "idempotency-key-in-flight",
-                "A request with this Idempotency-Key is in progress",
-                "Wait for the first request with this key to finish, then retry.",
-                headers={"Retry-After": "1"},
-            )
+            raise IdempotencyKeyInFlight
         return ImportAccepted(
             import_id=existing.id, status=ImportStatus.PENDING.value, total=existing.total
         )
 
     def _record(self, org_id: str, import_id: str) -> ImportRecord:
-        record = self._store.get_import(org_id, import_id)
+        record = self._store.imports.get_import(org_id, import_id)
         if record is None:
-            raise not_found(import_id)
+            raise ImportNotFound(import_id)
         return record
 
     def status(self, org_id: str, import_id: str) -> ImportStatusView:
@@ -161,7 +147,9 @@ class ImportService:
         return _status_view(record, self._gateway.latest_run(record.id))
 
     def history(self, org_id: str, page: int, limit: int) -> tuple[list[ImportSummary], int]:
-        records, total = self._store.list_imports(org_id, offset=(page - 1) * limit, limit=limit)
+        records, total = self._store.imports.list_imports(
+            org_id, offset=(page - 1) * limit, limit=limit
+        )
         return [self._summary(record) for record in records], total
 
     def summary(self, org_id: str, import_id: str) -> ImportSummary:
@@ -178,9 +166,9 @@ class ImportService:
             run_id=run.run_id if run else None,
         )
 
-    def webhook_deliveries(self, org_id: str, import_id: str) -> list[dict[str, Any]]:
+    def webhook_deliveries(self, org_id: str, import_id: str) -> list[WebhookEventView]:
         self._record(org_id, import_id)
-        return self._store.webhook_deliveries(import_id)
+        return [webhook_event_view(event) for event in self._store.webhooks.deliveries(import_id)]
 
     def row_errors(self, org_id: str, import_id: str) -> pl.DataFrame:
         """All row errors of the import (empty until its normalization step has run)."""

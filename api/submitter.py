@@ -68,10 +68,10 @@ class RunSubmitter:
         holding up the imports behind it.
         """
         failures = 0
-        for record in self._store.unsubmitted_imports():
+        for record in self._store.imports.unsubmitted_imports():
             if self._stopped.is_set():
                 break
-            if not self._store.claim_submission(record.id, SUBMIT_LEASE):
+            if not self._store.imports.claim_submission(record.id, SUBMIT_LEASE):
                 continue  # another process is submitting it, or already has
             try:
                 # A run may exist already if we died between launching it and recording it.
@@ -80,8 +80,8 @@ class RunSubmitter:
             except Exception as exc:
                 failures += 1
                 self._gateway.forget_reachability()
-                self._store.record_submit_failure(record.id, repr(exc))
+                self._store.imports.record_submit_failure(record.id, repr(exc))
                 logger.warning("submitting %s failed: %r", record.id, exc)
                 continue
-            self._store.record_submission(record.id, run_id)
+            self._store.imports.record_submission(record.id, run_id)
         return failures

@@ -35,7 +35,8 @@ from litestar.stores.file import FileStore
 from litestar.types import Empty, Message, Receive, Scope, ScopeSession, Send
 
 from api.auth import has_api_key_header
-from core.control_store import ControlStore, UserRecord
+from core.control_store import ControlStore
+from core.control_store.users import UserRecord
 
 SESSION_COOKIE = "oliai_session"
 CSRF_COOKIE = "oliai_csrf"
@@ -231,7 +232,7 @@ def session_user(request: Request[Any, Any, Any], store: ControlStore) -> Sessio
     user_id = session.get("userId") if isinstance(session, dict) else None
     if not isinstance(user_id, str):
         return None
-    user = store.get_user(user_id)
+    user = store.users.get_user(user_id)
     if user is None:
         return None
     return SessionUser(id=user.id, org_id=user.org_id, email=user.email)

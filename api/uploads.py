@@ -21,6 +21,7 @@ import msgspec
 from litestar import Request
 from litestar.datastructures import UploadFile
 
+from api.errors import FileTooLarge, InvalidFile, UnsupportedFileType
 from api.problems import Problem
 from api.schemas import MAX_FILE_CONTACTS, ImportAccepted
 from api.services import ImportService
@@ -49,14 +50,6 @@ class ParsedFile:
     row_numbers: list[int]
 
 
-def invalid_file(detail: str) -> Problem:
-    return Problem(422, "invalid-file", "The file cannot be imported", detail)
-
-
-def too_large(detail: str) -> Problem:
-    return Problem(413, "file-too-large", "The file is too large", detail)
-
-
 def safe_file_name(name: str) -> str:
     """The uploaded name without directories or odd characters, suffix kept (for messages)."""
     base = _UNSAFE_NAME.sub("_", Path(name.replace("\\", "/")).name).strip(" .") or "upload"
@@ -67,23 +60,21 @@ def safe_file_name(name: str) -> str:
 def parse_contacts_file(
     path: Path, *, max_rows: int = MAX_FILE_CONTACTS, max_bytes: int = MAX_FILE_BYTES
 ) -> ParsedFile:
-    """Every contact of the file with its file row; raises a `Problem` that says what to fix."""
+    """Every contact of the file with its file row; raises `UnsupportedFileType`, `InvalidFile`
+    or `FileTooLarge` with a detail that says what to fix."""
     try:
         file_format = detect_format(path)
     except ContactFileError:
         known = ", ".join(sorted(SUFFIXES))
-        raise Problem(
-            415,
-            "unsupported-file-type",
-            "Unsupported file type",
+        raise UnsupportedFileType(
             f"{path.name}: {path.suffix or 'no extension'} files cannot be imported; upload a "
             f"CSV, Excel (.xlsx) or JSON file ({known}).",
         ) from None
     size = path.stat().st_size
     if size == 0:
-        raise invalid_file(f"{path.name}: the file is empty.")
+        raise InvalidFile(f"{path.name}: the file is empty.")
     if size > max_bytes:
-        raise too_large(
+        raise FileTooLarge(
             f"{path.name} is {size / MIB:.1f} MiB; files are limited to {max_bytes // MIB} MiB. "
             "Split it, or use `oliai import` for larger files."
         )
@@ -92,23 +83,23 @@ def parse_contacts_file(
     try:
         for row_number, contact in read_contacts(path, file_format):
             if len(contacts) == max_rows:
-                raise too_large(
+                raise FileTooLarge(
                     f"{path.name} has more than {max_rows:,} contacts; split it into files of "
                     f"at most {max_rows:,} rows, or use `oliai import` for larger files."
                 )
             contacts.append(contact)
             row_numbers.append(row_number)
     except ContactFileError as exc:
-        raise invalid_file(str(exc)) from None
-    except Problem:
+        raise InvalidFile(str(exc)) from None
+    except FileTooLarge:
         raise
     except Exception as exc:  # a parser's surprise on untrusted bytes: still the file's fault
         log.warning("cannot read uploaded %s: %r", path.name, exc)
-        raise invalid_file(
+        raise InvalidFile(
             f"{path.name}: not a readable {file_format.value.upper()} file ({type(exc).__name__})."
         ) from None
     if not contacts:
-        raise invalid_file(f"{path.name}: the file has a header but no contacts.")
+        raise InvalidFile(f"{path.name}: the file has a header but no contacts.")
     return ParsedFile(path.name, file_format, contacts, row_numbers)
 
 
@@ -137,7 +128,7 @@ def _copy_limited(source: IO[bytes], target: Path, limit: int, name: str) -> Non
         while chunk := source.read(MIB):
             copied += len(chunk)
             if copied > limit:
-                raise too_large(f"{name} is larger than {limit // MIB} MiB, the limit per file.")
+                raise FileTooLarge(f"{name} is larger than {limit // MIB} MiB, the limit per file.")
             out.write(chunk)
 
 
@@ -160,7 +151,9 @@ async def accept_upload(
     one import through the bulk path. Problems: 400, 413, 415, 422, 503."""
     length = request.headers.get("content-length", "")
     if length.isdigit() and int(length) > MAX_UPLOAD_REQUEST_BYTES:
-        raise too_large(f"The upload is larger than {MAX_FILE_BYTES // MIB} MiB, the file limit.")
+        raise FileTooLarge(
+            f"The upload is larger than {MAX_FILE_BYTES // MIB} MiB, the file limit."
+        )
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media_type != "multipart/form-data":
         raise Problem(
@@ -192,7 +185,7 @@ async def accept_upload(
             accepted = import_service.accept_bulk(
                 org_id, msgspec.json.encode(body), None, max_contacts=MAX_FILE_CONTACTS
             )
-            store.record_upload(
+            store.users.record_upload(
                 import_id=accepted.import_id,
                 org_id=org_id,
                 user_id=user_id,

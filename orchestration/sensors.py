@@ -104,7 +104,7 @@ def _record_ended_runs(
     for record in records:
         run = _with_committed_counts(context, record.dagster_run, warehouse)
         import_id = run.tags.get(tags.IMPORT_ID)
-        accepted = store.get_import_by_id(import_id) if import_id else None
+        accepted = store.imports.get_import_by_id(import_id) if import_id else None
         if accepted is None or accepted.webhook_url is None:
             continue
         outcome = import_outcome(run.run_id, run.status.value, run.tags, accepted.total)
@@ -122,7 +122,7 @@ def _record_ended_runs(
                 "runId": run.run_id,
             },
         )
-        if store.enqueue_webhook(
+        if store.webhooks.enqueue(
             event_id="msg_" + run.run_id.replace("-", ""),
             import_id=accepted.id,
             org_id=accepted.org_id,
@@ -139,8 +139,8 @@ def _dispatch_due(store: ControlStore, delivery: WebhookDelivery) -> list[Future
     """Hand due attempts (first ones and retries) to the background dispatcher."""
     pool = dispatcher(delivery.control_store_url, delivery.policy())
     futures = []
-    for event in store.claim_due_webhooks(delivery.lease(), min(DISPATCH_LIMIT, pool.free_slots)):
-        secret = store.webhook_secret(event.org_id)
+    for event in store.webhooks.claim_due(delivery.lease(), min(DISPATCH_LIMIT, pool.free_slots)):
+        secret = store.organizations.webhook_secret(event.org_id)
         if secret is not None:
             futures.append(pool.dispatch(event, secret))
     return futures
@@ -171,7 +171,7 @@ def import_webhooks(
         time.sleep(WATCH_EVERY_S)
     if futures:
         wait(futures, timeout=TICK_WAIT_S)
-    for attempt in store.take_unlogged_attempts():
+    for attempt in store.webhooks.take_unlogged_attempts():
         context.log.info(
             f"{attempt.import_id}: webhook attempt {attempt.attempt} {attempt.outcome}"
             f" (status {attempt.status_code}, {attempt.duration_ms:.0f} ms)"

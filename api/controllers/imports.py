@@ -10,7 +10,6 @@ from litestar.openapi import ResponseSpec
 from litestar.params import Parameter
 from litestar.response import Redirect
 from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED, HTTP_303_SEE_OTHER
-from msgspec import convert
 
 from api.auth import authenticate, has_api_key_header, unauthorized
 from api.http_rules import require_integer_query, require_json_body
@@ -28,7 +27,6 @@ from api.schemas import (
     ImportStatusView,
     RowErrorList,
     WebhookDeliveryList,
-    WebhookEventView,
 )
 from api.services import ImportService
 from api.ui_auth import session_user
@@ -164,9 +162,7 @@ class ImportsController(Controller):
     ) -> WebhookDeliveryList:
         """Every import.completed event of the import (one per run) and each delivery attempt."""
         events = import_service.webhook_deliveries(org_id, import_id)
-        return WebhookDeliveryList(
-            import_id=import_id, data=convert(events, list[WebhookEventView])
-        )
+        return WebhookDeliveryList(import_id=import_id, data=events)
 
     @post(
         "/upload",

@@ -22,12 +22,12 @@ from litestar.status_codes import HTTP_303_SEE_OTHER
 
 from api.schemas import ImportSummary
 from api.services import ImportService
-from api.ui_auth import LoginThrottle, SessionUser, session_user, sign_in
+from api.sign_in import SignInService, Throttled, WrongCredentials
+from api.ui_auth import SessionUser, session_user, sign_in
 from api.uploads import MAX_FILE_BYTES, file_row
 from client.spreadsheet_safety import spreadsheet_safe
 from core.contracts.status import TERMINAL, ImportStatus
 from core.control_store import ControlStore
-from core.passwords import hash_password, needs_rehash, verify_password
 
 ERRORS_SHOWN = 100
 PAGE_SIZE = 20
@@ -88,11 +88,11 @@ class UIController(Controller):
     async def login(
         self,
         request: Request[Any, Any, Any],
-        store: ControlStore,
-        login_throttle: LoginThrottle,
+        sign_in_service: SignInService,
         data: Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)],
     ) -> Response[Any]:
-        """Sign in; 5 failures per email and client address in 15 minutes → 429."""
+        """Sign in (the rule is `SignInService`); 5 failures per email and client address in
+        15 minutes → 429."""
         email = data.get("email", "").strip().lower()
         password = data.get("password", "")
         target = _safe_next(data.get("next"))
@@ -102,24 +102,17 @@ class UIController(Controller):
             context = {"next": target, "email": email, "error": error}
             return Template("login.html", context=context, status_code=status, headers=headers)
 
-        wait = login_throttle.retry_after(email, client)
-        if wait is not None:
-            minutes = (wait + 59) // 60
+        outcome = await anyio.to_thread.run_sync(sign_in_service.sign_in, email, password, client)
+        if isinstance(outcome, Throttled):
+            minutes = (outcome.wait_s + 59) // 60
             return page(
                 f"Too many failed sign-ins. Try again in {minutes} minute(s).",
                 429,
-                {"Retry-After": str(wait)},
+                {"Retry-After": str(outcome.wait_s)},
             )
-        user = await anyio.to_thread.run_sync(store.user_by_email, email) if email else None
-        hashed = user.password_hash if user else None
-        if not await anyio.to_thread.run_sync(verify_password, hashed, password) or user is None:
-            login_throttle.failed(email, client)
+        if isinstance(outcome, WrongCredentials):
             return page("Wrong email or password.", 401)
-        login_throttle.succeeded(email, client)
-        if needs_rehash(user.password_hash):
-            new_hash = await anyio.to_thread.run_sync(hash_password, password)
-            await anyio.to_thread.run_sync(store.set_password_hash, user.id, new_hash)
-        sign_in(request, user)
+        sign_in(request, outcome.user)
         return Redirect(target, status_code=HTTP_303_SEE_OTHER)
 
     @post("/logout", status_code=HTTP_303_SEE_OTHER)
@@ -155,7 +148,7 @@ class UIController(Controller):
         user: SessionUser, service: ImportService, store: ControlStore, page: int
     ) -> dict[str, Any]:
         items, total = service.history(user.org_id, page, PAGE_SIZE)
-        files = store.uploads_for(user.org_id, [item.id for item in items])
+        files = store.users.uploads_for(user.org_id, [item.id for item in items])
         return {
             "items": items,
             "files": {key: upload.file_name for key, upload in files.items()},
@@ -214,7 +207,7 @@ class UIController(Controller):
         dagster_url: str,
     ) -> dict[str, Any]:
         item: ImportSummary = service.summary(user.org_id, import_id)
-        upload = store.uploads_for(user.org_id, [import_id]).get(import_id)
+        upload = store.users.uploads_for(user.org_id, [import_id]).get(import_id)
         errors = service.row_error_page(user.org_id, import_id, 1, ERRORS_SHOWN)
         rows = [
             {
@@ -245,7 +238,7 @@ class UIController(Controller):
     ) -> Response[str]:
         """Every row error, with the row it came from in the uploaded file (`file_row`)."""
         errors = import_service.row_errors(user.org_id, import_id)
-        upload = store.uploads_for(user.org_id, [import_id]).get(import_id)
+        upload = store.users.uploads_for(user.org_id, [import_id]).get(import_id)
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(["row_index", "file_row", "field", "code", "message", "value"])

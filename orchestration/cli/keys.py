@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
+from core.control_store.organizations import ApiKeyRecord
 from orchestration.cli.common import AsJson, DataDir, echo_json, load_settings, open_store
 
 app = typer.Typer(help="API keys (shown once; only a hash is stored).", no_args_is_help=True)
@@ -18,7 +19,7 @@ def keys_create(
     data_dir: DataDir = None,
 ) -> None:
     """Create an API key for ORG and print it once."""
-    created = open_store(load_settings(data_dir)).create_api_key(org)
+    created = open_store(load_settings(data_dir)).organizations.create_api_key(org)
     if as_json:
         echo_json({"keyId": created.key_id, "apiKey": created.api_key, "orgId": created.org_id})
         return
@@ -33,21 +34,34 @@ def keys_list(
     data_dir: DataDir = None,
 ) -> None:
     """List ORG's keys (never the keys themselves)."""
-    keys = open_store(load_settings(data_dir)).list_api_keys(org)
+    keys = open_store(load_settings(data_dir)).organizations.list_api_keys(org)
     if as_json:
-        echo_json(keys)
+        echo_json([_key_json(key) for key in keys])
         return
     for key in keys:
-        state = f"revoked {key['revokedAt']:%Y-%m-%d}" if key["revokedAt"] else "active"
-        typer.echo(
-            f"{key['keyId']}  {key['hint']:<14}  created {key['createdAt']:%Y-%m-%d}  {state}"
-        )
+        state = f"revoked {key.revoked_at:%Y-%m-%d}" if key.revoked_at else "active"
+        typer.echo(f"{key.key_id}  {_hint(key):<14}  created {key.created_at:%Y-%m-%d}  {state}")
+
+
+def _hint(key: ApiKeyRecord) -> str:
+    return key.hint + "…"
+
+
+def _key_json(key: ApiKeyRecord) -> dict[str, Any]:
+    """`keys list --json`: datetimes print as `str()` does (see `echo_json`)."""
+    return {
+        "keyId": key.key_id,
+        "orgId": key.org_id,
+        "hint": _hint(key),
+        "createdAt": key.created_at,
+        "revokedAt": key.revoked_at,
+    }
 
 
 @app.command("revoke")
 def keys_revoke(key_id: str, data_dir: DataDir = None) -> None:
     """Revoke a key at once: its next request gets 401."""
-    if not open_store(load_settings(data_dir)).revoke_api_key(key_id):
+    if not open_store(load_settings(data_dir)).organizations.revoke_api_key(key_id):
         typer.echo(f"No active key {key_id}.", err=True)
         raise typer.Exit(1)
     typer.echo(f"Revoked {key_id}.")

@@ -23,7 +23,7 @@ def users_create(
     """Create a Contacts UI user of ORG; the password is prompted twice (or read from stdin)."""
     import sys
 
-    from core.control_store import UserExists
+    from core.control_store.users import UserExists
     from core.passwords import hash_password, password_problem
 
     if "@" not in email.strip(" @"):
@@ -38,7 +38,9 @@ def users_create(
         typer.echo(problem, err=True)
         raise typer.Exit(2)
     try:
-        user = open_store(load_settings(data_dir)).create_user(org, email, hash_password(password))
+        user = open_store(load_settings(data_dir)).users.create_user(
+            org, email, hash_password(password)
+        )
     except UserExists:
         typer.echo(f"A user {email.strip().lower()} already exists.", err=True)
         raise typer.Exit(1) from None

@@ -20,9 +20,9 @@ def webhooks_secret(
 ) -> None:
     """Show (or rotate) the organization's webhook signing secret."""
     store = open_store(load_settings(data_dir))
-    secret = store.ensure_organization(org)
+    secret = store.organizations.ensure(org)
     if rotate:
-        secret = store.rotate_webhook_secret(org)
+        secret = store.organizations.rotate_webhook_secret(org)
     if as_json:
         echo_json({"orgId": org, "webhookSecret": secret})
     else:

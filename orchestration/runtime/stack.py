@@ -234,13 +234,13 @@ def demo_credentials(settings: Settings, store: ControlStore) -> dict[str, str]:
     path = settings.resolved_data_dir / "demo-credentials.json"
     if path.exists():
         saved: dict[str, str] = json.loads(path.read_text())
-        saved["webhookSecret"] = store.ensure_organization(DEMO_ORG)
+        saved["webhookSecret"] = store.organizations.ensure(DEMO_ORG)
         return saved
-    created = store.create_api_key(DEMO_ORG)
+    created = store.organizations.create_api_key(DEMO_ORG)
     credentials = {"orgId": DEMO_ORG, "keyId": created.key_id, "apiKey": created.api_key}
     path.touch(mode=0o600)
     path.write_text(json.dumps(credentials))
-    credentials["webhookSecret"] = store.ensure_organization(DEMO_ORG)
+    credentials["webhookSecret"] = store.organizations.ensure(DEMO_ORG)
     return credentials
 
 

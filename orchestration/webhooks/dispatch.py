@@ -9,7 +9,9 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from functools import cache
 
-from core.control_store import ControlStore, WebhookEvent, utcnow
+from core.control_store import ControlStore
+from core.control_store.tables import utcnow
+from core.control_store.webhooks import WebhookEvent
 from orchestration.webhooks import AttemptResult, Outcome, deliver, new_client, next_retry_delay
 from orchestration.webhooks.signing import signed_headers
 
@@ -85,7 +87,7 @@ class WebhookDispatcher:
             )
         retry_in_s, final_state = next_step(event.attempts + 1, result)
         await asyncio.to_thread(
-            self._store.record_webhook_attempt,
+            self._store.webhooks.record_attempt,
             event,
             attempted_at=attempted_at,
             outcome=result.outcome.value,

@@ -215,7 +215,9 @@ def test_api_killed_right_after_202s(crash_stack: Stack, instance: DagsterInstan
     assert accepted
 
     store = ControlStore.from_url(Settings(data_dir=stack.data_dir).resolved_control_store_url)
-    unsubmitted = {record.id for record in store.unsubmitted_imports() if record.org_id == org}
+    unsubmitted = {
+        record.id for record in store.imports.unsubmitted_imports() if record.org_id == org
+    }
     store.dispose()
     print(f"accepted {len(accepted)}; unsubmitted when the API died: {len(unsubmitted)}")
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from core.control_store import API_KEY_PREFIX
+from core.control_store.organizations import API_KEY_PREFIX
 from tests.integration.api_support import BULK, SEED_BODY, fresh_org
 from tests.stack import Stack
 

@@ -27,7 +27,8 @@ from api.dagster_gateway import DagsterGateway
 from api.submitter import RunSubmitter
 from core import landing
 from core.contracts import tags
-from core.control_store import ControlStore, imports, utcnow
+from core.control_store import ControlStore
+from core.control_store.tables import imports, utcnow
 from core.settings import Settings
 from tests.integration.api_support import contacts
 from tests.stack import Stack
@@ -85,7 +86,7 @@ def reserve_and_land(store: ControlStore, landing_dir: Path, org_id: str, first:
     its body (two valid contacts) landed."""
     import_id = "imp_" + secrets.token_hex(12)
     body = json.dumps({"contacts": contacts(2, start=first)}).encode()
-    store.reserve_import(
+    store.imports.reserve_import(
         import_id=import_id,
         org_id=org_id,
         total=2,
@@ -101,7 +102,7 @@ def reserve_and_land(store: ControlStore, landing_dir: Path, org_id: str, first:
 
 def accepted_import(store: ControlStore, tmp_path: Path) -> str:
     import_id = reserve_and_land(store, tmp_path / "landing", "org-leases", 0)
-    store.mark_accepted(import_id)
+    store.imports.mark_accepted(import_id)
     return import_id
 
 
@@ -147,7 +148,7 @@ def test_two_processes_claiming_at_once_get_one_claim_each_import(
         # An engine of its own: another API process on the same file.
         other = ControlStore.from_url(store_url)
         try:
-            return [other.claim_submission(import_id, LEASE) for import_id in import_ids]
+            return [other.imports.claim_submission(import_id, LEASE) for import_id in import_ids]
         finally:
             other.dispose()
 
@@ -157,8 +158,8 @@ def test_two_processes_claiming_at_once_get_one_claim_each_import(
 
 def test_an_expired_claim_can_be_taken_again(store: ControlStore, tmp_path: Path) -> None:
     import_id = accepted_import(store, tmp_path)
-    assert store.claim_submission(import_id, LEASE)
-    assert not store.claim_submission(import_id, LEASE)
+    assert store.imports.claim_submission(import_id, LEASE)
+    assert not store.imports.claim_submission(import_id, LEASE)
     # As a process that died holding the claim a lease ago leaves it.
     with store.engine.begin() as conn:
         conn.execute(
@@ -166,28 +167,28 @@ def test_an_expired_claim_can_be_taken_again(store: ControlStore, tmp_path: Path
             .where(imports.c.id == import_id)
             .values(submit_claimed_until=utcnow() - timedelta(seconds=1))
         )
-    assert store.claim_submission(import_id, LEASE)
+    assert store.imports.claim_submission(import_id, LEASE)
 
 
 def test_a_submitted_import_cannot_be_claimed(store: ControlStore, tmp_path: Path) -> None:
     import_id = accepted_import(store, tmp_path)
-    assert store.claim_submission(import_id, LEASE)
-    store.record_submission(import_id, "run-1")
+    assert store.imports.claim_submission(import_id, LEASE)
+    store.imports.record_submission(import_id, "run-1")
     assert claimed_until(store, import_id) is None
-    assert not store.claim_submission(import_id, LEASE)
+    assert not store.imports.claim_submission(import_id, LEASE)
 
 
 def test_an_import_still_accepting_cannot_be_claimed(store: ControlStore, tmp_path: Path) -> None:
     import_id = reserve_and_land(store, tmp_path / "landing", "org-leases", 0)
-    assert not store.claim_submission(import_id, LEASE)
+    assert not store.imports.claim_submission(import_id, LEASE)
 
 
 def test_a_failed_submission_releases_its_claim(store: ControlStore, tmp_path: Path) -> None:
     import_id = accepted_import(store, tmp_path)
-    assert store.claim_submission(import_id, LEASE)
-    store.record_submit_failure(import_id, "ConnectError()")
+    assert store.imports.claim_submission(import_id, LEASE)
+    store.imports.record_submit_failure(import_id, "ConnectError()")
     assert claimed_until(store, import_id) is None
-    assert store.claim_submission(import_id, LEASE)
+    assert store.imports.claim_submission(import_id, LEASE)
 
 
 # Against the stack
@@ -205,7 +206,7 @@ def test_racing_submitters_launch_one_run_per_import(stack: Stack) -> None:
         # Accepted together, so the stack's own submitter (polling every few seconds) and the
         # three below find the same outbox.
         for import_id in import_ids:
-            store.mark_accepted(import_id)
+            store.imports.mark_accepted(import_id)
 
         # Three more API processes' stores and gateways, built before the race starts.
         replicas = [
@@ -223,7 +224,7 @@ def test_racing_submitters_launch_one_run_per_import(stack: Stack) -> None:
         # Imports the stack's submitter claimed may still be on their way.
         deadline = time.monotonic() + 120
         while True:
-            records = {i: store.get_import_by_id(i) for i in import_ids}
+            records = {i: store.imports.get_import_by_id(i) for i in import_ids}
             pending = [i for i, record in records.items() if record and not record.run_id]
             if not pending:
                 break
@@ -278,9 +279,9 @@ def test_a_control_store_from_before_leases_is_upgraded_and_submits(
     try:
         columns = {column["name"] for column in sa.inspect(store.engine).get_columns("imports")}
         assert "submit_claimed_until" in columns
-        assert [record.id for record in store.unsubmitted_imports()] == [import_id]
+        assert [record.id for record in store.imports.unsubmitted_imports()] == [import_id]
         assert RunSubmitter(store, gateway).submit_pending() == 0
-        record = store.get_import_by_id(import_id)
+        record = store.imports.get_import_by_id(import_id)
     finally:
         gateway.close()
         store.dispose()

@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from core.control_store import new_secret
+from core.control_store.organizations import new_secret
 from orchestration.webhooks import Outcome, deliver, new_client, signed_headers
 
 pytestmark = pytest.mark.integration

@@ -24,7 +24,8 @@ from dagster import DagsterInstance, build_sensor_context
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
-from core.control_store import ControlStore, webhook_events
+from core.control_store import ControlStore
+from core.control_store.tables import webhook_events
 from orchestration import sensors
 from orchestration.maintenance.reexecution import launch_reexecution
 from orchestration.runtime.stack import SEED_EXAMPLE
@@ -610,7 +611,7 @@ def test_a_tick_claims_no_more_than_the_dispatcher_can_start(
     monkeypatch.setattr(sensors, "TICK_WAIT_S", 0.1)
     url = f"sqlite:///{tmp_path / 'control.db'}"
     store = ControlStore.from_url(url)
-    secret = store.ensure_organization("org")
+    secret = store.organizations.ensure("org")
     # One scan per tick (no watching): each tick() below is one claim of due events.
     delivery = sensors.WebhookDelivery(
         control_store_url=url,
@@ -630,7 +631,7 @@ def test_a_tick_claims_no_more_than_the_dispatcher_can_start(
         DagsterInstance.ephemeral() as instance,
     ):
         for n in range(5):
-            store.enqueue_webhook(
+            store.webhooks.enqueue(
                 event_id=f"msg_{n}",
                 import_id=f"imp_{n}",
                 org_id="org",

@@ -315,7 +315,7 @@ def test_completion_receiver_counts_only_verified_webhooks() -> None:
     from datetime import UTC, datetime
 
     from client.batch.receiver import CompletionReceiver
-    from core.control_store import new_secret
+    from core.control_store.organizations import new_secret
     from orchestration.webhooks.signing import signed_headers
 
     secret = new_secret()

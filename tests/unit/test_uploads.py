@@ -9,7 +9,8 @@ import msgspec
 import openpyxl
 import pytest
 
-from api.problems import Problem
+from api.errors import ServiceError
+from api.problems import Problem, problem_for
 from api.schemas import MAX_CONTACTS, MAX_FILE_CONTACTS
 from api.ui_auth import LoginThrottle
 from api.uploads import file_row, parse_contacts_file, row_map, safe_file_name
@@ -24,9 +25,9 @@ def write(tmp_path: Path, name: str, data: bytes | str) -> Path:
 
 
 def problem_of(path: Path, **limits: int) -> Problem:
-    with pytest.raises(Problem) as caught:
+    with pytest.raises(ServiceError) as caught:
         parse_contacts_file(path, **limits)
-    return caught.value
+    return problem_for(caught.value)
 
 
 @pytest.mark.parametrize(

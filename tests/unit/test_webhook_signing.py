@@ -7,7 +7,7 @@ import pytest
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
-from core.control_store import new_secret
+from core.control_store.organizations import new_secret
 from orchestration.webhooks import signed_headers
 
 

@@ -1,0 +1,62 @@
+"""What the service layer (`ImportService`, the file upload) raises when a request cannot be
+done: domain terms, no HTTP. `api/problems.py` maps each class to its problem type, status and
+title in one table; the exception's `detail` is the problem's detail, the sentence the client
+reads.
+
+Request-shape checks (`api/validation.py`, content types, the multipart form) stay HTTP-level
+and raise `Problem` themselves.
+"""
+
+from __future__ import annotations
+
+
+class ServiceError(Exception):
+    """A request the service cannot carry out; `detail` says why, for the client."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class ImportNotFound(ServiceError):
+    """Unknown id, or another organization's: the same answer, so no existence oracle."""
+
+    def __init__(self, import_id: str) -> None:
+        super().__init__(f"No import {import_id!r} exists.")
+        self.import_id = import_id
+
+
+class OrchestratorUnavailable(ServiceError):
+    """Dagster cannot be reached, so the import was not accepted (nothing was created)."""
+
+    def __init__(self) -> None:
+        super().__init__("The orchestrator cannot be reached; nothing was created. Retry shortly.")
+
+
+class IdempotencyKeyReused(ServiceError):
+    """The Idempotency-Key belongs to an import whose request had another body."""
+
+    def __init__(self, import_id: str) -> None:
+        super().__init__(
+            f"This Idempotency-Key was used for import {import_id} with a different body."
+        )
+        self.import_id = import_id
+
+
+class IdempotencyKeyInFlight(ServiceError):
+    """The first request with this Idempotency-Key has not been accepted yet."""
+
+    def __init__(self) -> None:
+        super().__init__("Wait for the first request with this key to finish, then retry.")
+
+
+class UnsupportedFileType(ServiceError):
+    """An uploaded file whose kind no reader takes (by its extension)."""
+
+
+class InvalidFile(ServiceError):
+    """An uploaded file that cannot be read as contacts: empty, malformed, columns missing."""
+
+
+class FileTooLarge(ServiceError):
+    """An uploaded file over the byte or row limit."""
