@@ -14,7 +14,7 @@ MAX_KEY_LENGTH = 256
 
 def _presented_key(request: Request) -> str | None:
     authorization = request.headers.get("authorization")
-    if authorization:
+    if authorization is not None:  # present, even empty: X-API-Key is then ignored
         scheme, _, credentials = authorization.partition(" ")
         if scheme.lower() == "bearer" and credentials.strip():
             return credentials.strip()

@@ -30,6 +30,8 @@ _IN_FLIGHT = {
     "MANAGED": ImportStatus.PENDING,
     "STARTING": ImportStatus.PROCESSING,
     "STARTED": ImportStatus.PROCESSING,
+    # Started and waiting on external work without a worker: not finished, so not FAILED.
+    "SUSPENDED": ImportStatus.PROCESSING,
     "CANCELING": ImportStatus.PROCESSING,
 }
 

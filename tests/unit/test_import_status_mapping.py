@@ -1,0 +1,148 @@
+"""docs/api.md's run-status → import-status table, row by row, and the counts an import reports
+when its newest run recorded none (`core.contracts.status`)."""
+
+from __future__ import annotations
+
+import pytest
+from dagster import DagsterRunStatus
+
+from core.contracts.status import ImportOutcome, ImportStatus, import_outcome, import_status
+from core.contracts.tags import count_tags
+
+TOTAL = 5
+RUN = "run-new"
+PARENT = "run-parent"
+
+# The reference's table. MANAGED is not in it; the code waits for such a run like a queued one.
+# SUSPENDED: Dagster's "started, waiting on external work", neither finished nor failed.
+TABLE: dict[str | None, ImportStatus] = {
+    None: ImportStatus.PENDING,  # not submitted yet
+    "QUEUED": ImportStatus.PENDING,
+    "NOT_STARTED": ImportStatus.PENDING,
+    "MANAGED": ImportStatus.PENDING,
+    "STARTING": ImportStatus.PROCESSING,
+    "STARTED": ImportStatus.PROCESSING,
+    "SUSPENDED": ImportStatus.PROCESSING,
+    "CANCELING": ImportStatus.PROCESSING,
+    "FAILURE": ImportStatus.FAILED,
+    "CANCELED": ImportStatus.FAILED,
+}
+
+
+def counts(created: int, updated: int, failed: int, error_count: int) -> dict[str, int]:
+    return {
+        "total": TOTAL,
+        "created": created,
+        "updated": updated,
+        "failed": failed,
+        "errorCount": error_count,
+    }
+
+
+def test_every_dagster_run_status_has_a_row() -> None:
+    """A status Dagster adds must be placed in the table on purpose, not fall into FAILED."""
+    assert {status.value for status in DagsterRunStatus} == {s for s in TABLE if s} | {"SUCCESS"}
+
+
+@pytest.mark.parametrize("failed", [0, 2, TOTAL])
+@pytest.mark.parametrize(("run_status", "expected"), [(s, i) for s, i in TABLE.items()])
+def test_non_success_statuses_ignore_the_counts(
+    run_status: str | None, expected: ImportStatus, failed: int
+) -> None:
+    assert import_status(run_status, TOTAL, failed) is expected
+
+
+@pytest.mark.parametrize(
+    ("failed", "expected"),
+    [
+        (0, ImportStatus.COMPLETED),
+        (1, ImportStatus.COMPLETED_WITH_ERRORS),
+        (TOTAL - 1, ImportStatus.COMPLETED_WITH_ERRORS),
+        (TOTAL, ImportStatus.FAILED),
+    ],
+)
+def test_success_is_decided_by_failed_rows(failed: int, expected: ImportStatus) -> None:
+    assert import_status("SUCCESS", TOTAL, failed) is expected
+
+
+def test_an_import_not_submitted_yet_is_pending_with_zero_counts() -> None:
+    assert import_outcome(None, None, {}, TOTAL) == ImportOutcome(
+        ImportStatus.PENDING, TOTAL, created=0, updated=0, failed=0, error_count=0
+    )
+
+
+@pytest.mark.parametrize(
+    ("recorded", "expected"),
+    [
+        (counts(3, 2, 0, 0), ImportStatus.COMPLETED),
+        (counts(1, 1, 3, 5), ImportStatus.COMPLETED_WITH_ERRORS),
+        (counts(0, 0, TOTAL, 7), ImportStatus.FAILED),
+    ],
+)
+def test_a_successful_run_reports_the_counts_it_recorded(
+    recorded: dict[str, int], expected: ImportStatus
+) -> None:
+    outcome = import_outcome(RUN, "SUCCESS", count_tags(RUN, recorded), TOTAL)
+    assert outcome == ImportOutcome(
+        expected,
+        TOTAL,
+        created=recorded["created"],
+        updated=recorded["updated"],
+        failed=recorded["failed"],
+        error_count=recorded["errorCount"],
+    )
+
+
+@pytest.mark.parametrize("run_status", ["FAILURE", "CANCELED"])
+def test_a_run_that_ended_without_counts_failed_every_row(run_status: str) -> None:
+    """api.md: `failed` is all rows when the run failed without writing."""
+    assert import_outcome(RUN, run_status, {}, TOTAL) == ImportOutcome(
+        ImportStatus.FAILED, TOTAL, created=0, updated=0, failed=TOTAL, error_count=0
+    )
+
+
+@pytest.mark.parametrize("run_status", ["FAILURE", "CANCELED"])
+def test_counts_inherited_from_the_re_executed_run_do_not_count(run_status: str) -> None:
+    """A re-execution copies its parent's tags: the parent's counts are not the new run's."""
+    inherited = count_tags(PARENT, counts(5, 0, 0, 0))
+    assert import_outcome(RUN, run_status, inherited, TOTAL) == ImportOutcome(
+        ImportStatus.FAILED, TOTAL, created=0, updated=0, failed=TOTAL, error_count=0
+    )
+
+
+@pytest.mark.parametrize(
+    ("run_status", "expected"),
+    [
+        ("QUEUED", ImportStatus.PENDING),
+        ("STARTING", ImportStatus.PROCESSING),
+        ("STARTED", ImportStatus.PROCESSING),
+        ("CANCELING", ImportStatus.PROCESSING),
+    ],
+)
+def test_a_re_execution_in_flight_reports_zero_counts_not_its_parents(
+    run_status: str, expected: ImportStatus
+) -> None:
+    """api.md: `created`, `updated` are 0 until the (newest) run ends."""
+    inherited = count_tags(PARENT, counts(1, 1, 3, 5))
+    assert import_outcome(RUN, run_status, inherited, TOTAL) == ImportOutcome(
+        expected, TOTAL, created=0, updated=0, failed=0, error_count=0
+    )
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [
+        {"oliai/count_failed": "many"},  # not a number
+        {"oliai/count_errorCount": None},  # a count missing
+    ],
+)
+def test_unreadable_counts_are_treated_as_none(broken: dict[str, str | None]) -> None:
+    tags = count_tags(RUN, counts(0, 0, 2, 2))
+    for name, value in broken.items():
+        if value is None:
+            del tags[name]
+        else:
+            tags[name] = value
+    assert import_outcome(RUN, "FAILURE", tags, TOTAL) == ImportOutcome(
+        ImportStatus.FAILED, TOTAL, created=0, updated=0, failed=TOTAL, error_count=0
+    )
