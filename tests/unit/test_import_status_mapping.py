@@ -146,3 +146,22 @@ def test_unreadable_counts_are_treated_as_none(broken: dict[str, str | None]) ->
     assert import_outcome(RUN, "FAILURE", tags, TOTAL) == ImportOutcome(
         ImportStatus.FAILED, TOTAL, created=0, updated=0, failed=TOTAL, error_count=0
     )
+
+
+@pytest.mark.parametrize(
+    ("run_status", "recorded", "expected"),
+    [
+        ("FAILURE", (2, 1, 2, 3), ImportStatus.COMPLETED_WITH_ERRORS),
+        ("CANCELED", (3, 2, 0, 0), ImportStatus.COMPLETED),
+        ("FAILURE", (0, 0, 5, 5), ImportStatus.FAILED),
+    ],
+)
+def test_a_run_that_died_after_its_write_committed_reports_the_committed_counts(
+    run_status: str, recorded: tuple[int, int, int, int], expected: ImportStatus
+) -> None:
+    """What the warehouse committed is the truth (the sensor records those counts on the run)."""
+    created, updated, failed, errors = recorded
+    tags = count_tags(RUN, counts(created, updated, failed, errors))
+    assert import_outcome(RUN, run_status, tags, TOTAL) == ImportOutcome(
+        expected, TOTAL, created=created, updated=updated, failed=failed, error_count=errors
+    )
