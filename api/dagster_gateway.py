@@ -5,17 +5,18 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 import httpx
-from dagster import DagsterInstance, RunsFilter
+from dagster import DagsterInstance
 from dagster_graphql import DagsterGraphQLClient
 
 from core.contracts import IMPORT_JOB, LOCATION_NAME, acceptance_sequence, tags
 from core.control_store.imports import ImportRecord
+from core.import_runs import newest_runs
 
 REACHABILITY_TTL_S = 2.0
 
@@ -77,18 +78,18 @@ class DagsterGateway:
             tags={tags.IMPORT_ID: record.id, tags.ORG_ID: record.org_id},
         )
 
+    def latest_runs(self, import_ids: Sequence[str]) -> dict[str, RunView]:
+        """Each import's newest run (re-executions keep the tags, so they count too), found in
+        one run-storage query for a page of imports; imports without a run are left out."""
+        return {
+            import_id: RunView(
+                run_id=run.run_id,
+                status=run.status.value,
+                tags=run.tags,
+                end_time=datetime.fromtimestamp(run.ended_at, UTC) if run.ended_at else None,
+            )
+            for import_id, run in newest_runs(self._instance, import_ids).items()
+        }
+
     def latest_run(self, import_id: str) -> RunView | None:
-        """The newest run of the import: re-executions keep the tags, so they count too."""
-        records = self._instance.get_run_records(
-            filters=RunsFilter(tags={tags.IMPORT_ID: import_id}), limit=1
-        )
-        if not records:
-            return None
-        record = records[0]
-        run = record.dagster_run
-        end_time = (
-            datetime.fromtimestamp(record.end_time, UTC)
-            if record.end_time and run.is_finished
-            else None
-        )
-        return RunView(run_id=run.run_id, status=run.status.value, tags=run.tags, end_time=end_time)
+        return self.latest_runs([import_id]).get(import_id)

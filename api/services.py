@@ -37,6 +37,10 @@ from core.control_store import ControlStore
 from core.control_store.imports import IdempotencyConflict, ImportRecord
 from transforms import contacts_frame, normalize_contacts
 
+# The 202 says what the API reference's example says; the status endpoint then reports the run's
+# real state (PENDING while it waits in Dagster's queue).
+ACCEPTED_STATUS = ImportStatus.PROCESSING.value
+
 
 class ImportService:
     def __init__(
@@ -89,7 +93,7 @@ class ImportService:
             raise
         self._store.imports.mark_accepted(import_id)
         self._submitter.notify()
-        return ImportAccepted(import_id=import_id, status=ImportStatus.PENDING.value, total=total)
+        return ImportAccepted(import_id=import_id, status=ACCEPTED_STATUS, total=total)
 
     def dry_run(self, body: bytes) -> DryRunReport:
         """The row rules on a bulk body, exactly as the import would apply them; writes nothing.
@@ -132,9 +136,7 @@ class ImportService:
             raise IdempotencyKeyReused(existing.id)
         if existing.state != "accepted":
             raise IdempotencyKeyInFlight
-        return ImportAccepted(
-            import_id=existing.id, status=ImportStatus.PENDING.value, total=existing.total
-        )
+        return ImportAccepted(import_id=existing.id, status=ACCEPTED_STATUS, total=existing.total)
 
     def _record(self, org_id: str, import_id: str) -> ImportRecord:
         record = self._store.imports.get_import(org_id, import_id)
@@ -150,21 +152,13 @@ class ImportService:
         records, total = self._store.imports.list_imports(
             org_id, offset=(page - 1) * limit, limit=limit
         )
-        return [self._summary(record) for record in records], total
+        runs = self._gateway.latest_runs([record.id for record in records])
+        return [_summary(record, runs.get(record.id)) for record in records], total
 
     def summary(self, org_id: str, import_id: str) -> ImportSummary:
         """One import as `GET /v1/imports` lists it (the Contacts UI's detail page)."""
-        return self._summary(self._record(org_id, import_id))
-
-    def _summary(self, record: ImportRecord) -> ImportSummary:
-        run = self._gateway.latest_run(record.id)
-        view = _status_view(record, run)
-        return ImportSummary(
-            **{field: getattr(view, field) for field in view.__struct_fields__},
-            created_at=record.created_at,
-            audience_id=record.audience_id,
-            run_id=run.run_id if run else None,
-        )
+        record = self._record(org_id, import_id)
+        return _summary(record, self._gateway.latest_run(record.id))
 
     def webhook_deliveries(self, org_id: str, import_id: str) -> list[WebhookEventView]:
         self._record(org_id, import_id)
@@ -196,6 +190,16 @@ class ImportService:
             limit=limit,
             total=errors.height,
         )
+
+
+def _summary(record: ImportRecord, run: RunView | None) -> ImportSummary:
+    view = _status_view(record, run)
+    return ImportSummary(
+        **{field: getattr(view, field) for field in view.__struct_fields__},
+        created_at=record.created_at,
+        audience_id=record.audience_id,
+        run_id=run.run_id if run else None,
+    )
 
 
 def _status_view(record: ImportRecord, run: RunView | None) -> ImportStatusView:
