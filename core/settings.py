@@ -27,6 +27,8 @@ class Settings(BaseSettings):
     )
     max_body_bytes: int = 32 * MIB
     rate_limit_per_minute: int = 1200
+    # How long an import's write waits for the warehouse file while another process holds it.
+    warehouse_lock_wait_seconds: float = 120.0
     # A request whose body stalls this long between two parts is answered 408 and dropped.
     body_idle_timeout_seconds: float = 15.0
     webhook_allow_private: bool = False

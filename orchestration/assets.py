@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+import duckdb
 import polars as pl
 from dagster import (
     AssetExecutionContext,
@@ -24,7 +25,7 @@ from core import staging
 from core.contracts import tags
 from core.landing import read_landed_contacts
 from orchestration.resources import ImportFiles, Warehouse
-from orchestration.warehouse.writer import ImportBatch, apply_import
+from orchestration.warehouse.writer import ImportBatch, apply_import, is_lock_conflict
 from transforms import contacts_frame, normalize_contacts
 
 GROUP = "contacts_import"
@@ -141,14 +142,25 @@ def warehouse_tables(
         sequence=config.sequence,
     )
     asked = time.monotonic()
-    with warehouse.connect() as con:
-        # Both lines are logged while this run holds the file: the window other writers stay out
-        # of. A long wait means another run was writing.
-        context.log.info(
-            f"{config.import_id}: writing the warehouse (waited {time.monotonic() - asked:.2f} s)"
-        )
-        counts = apply_import(con, batch, datetime.now(UTC))
-        context.log.info(f"{config.import_id}: warehouse written {counts.as_dict()}")
+    try:
+        with warehouse.connect() as con:
+            # Both lines are logged while this run holds the file: the window other writers stay
+            # out of. A long wait means another run was writing.
+            context.log.info(
+                f"{config.import_id}: writing the warehouse "
+                f"(waited {time.monotonic() - asked:.2f} s)"
+            )
+            counts = apply_import(con, batch, datetime.now(UTC))
+            context.log.info(f"{config.import_id}: warehouse written {counts.as_dict()}")
+    except duckdb.IOException as exc:
+        if not is_lock_conflict(exc):
+            raise
+        raise Failure(
+            description=f"{config.import_id}: the warehouse file stayed locked by another process "
+            f"for {time.monotonic() - asked:.0f} s, so nothing was written. DuckDB admits one "
+            "writer or readers, never both: an analyst's open connection or a long `oliai sql` "
+            "query holds it. Close it, then `oliai reexecute --failed`."
+        ) from exc
     context.instance.add_run_tags(
         context.run.run_id, tags.count_tags(context.run.run_id, counts.as_dict())
     )

@@ -18,7 +18,10 @@ def build_definitions(settings: Settings) -> Definitions:
         sensors=[import_webhooks],
         resources={
             "import_files": ImportFiles(staging_dir=str(settings.staging_dir)),
-            "warehouse": Warehouse(path=str(settings.warehouse_path)),
+            "warehouse": Warehouse(
+                path=str(settings.warehouse_path),
+                lock_wait_seconds=settings.warehouse_lock_wait_seconds,
+            ),
             "webhook_delivery": WebhookDelivery(
                 control_store_url=settings.resolved_control_store_url,
                 allow_private=settings.webhook_allow_private,

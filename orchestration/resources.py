@@ -27,10 +27,11 @@ class Warehouse(ConfigurableResource):
     """The DuckDB warehouse file. Open it only for the write and close it straight after."""
 
     path: str
+    lock_wait_seconds: float = 120.0
 
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        with open_warehouse(Path(self.path)) as con:
+        with open_warehouse(Path(self.path), wait_s=self.lock_wait_seconds) as con:
             yield con
 
     def committed_counts(self, import_id: str, wait_s: float = 30.0) -> ImportCounts | None:

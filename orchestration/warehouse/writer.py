@@ -173,7 +173,7 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
         raise
 
 
-def _is_lock_conflict(exc: BaseException) -> bool:
+def is_lock_conflict(exc: BaseException) -> bool:
     return isinstance(exc, duckdb.IOException) and "lock" in str(exc).lower()
 
 
@@ -181,7 +181,7 @@ def connect(path: Path, *, read_only: bool, wait_s: float) -> duckdb.DuckDBPyCon
     """Open the file, retrying while another process holds it: a run writing, or an analyst's
     `oliai sql` reading (DuckDB allows one writer or many readers, never both)."""
     retrying = Retrying(
-        retry=retry_if_exception(_is_lock_conflict),
+        retry=retry_if_exception(is_lock_conflict),
         wait=wait_random_exponential(multiplier=0.05, max=1.0),
         stop=stop_after_delay(wait_s),
         reraise=True,
