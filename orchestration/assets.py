@@ -143,7 +143,7 @@ def warehouse_tables(
         context.log.info(
             f"{config.import_id}: writing the warehouse (waited {time.monotonic() - asked:.2f} s)"
         )
-        counts = apply_import(con, batch, datetime.now(UTC))
+        counts = apply_import(con, batch, datetime.now(UTC), before_commit=warehouse.before_commit)
         context.log.info(f"{config.import_id}: warehouse written {counts.as_dict()}")
     context.instance.add_run_tags(
         context.run.run_id, tags.count_tags(context.run.run_id, counts.as_dict())

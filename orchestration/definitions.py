@@ -18,7 +18,14 @@ def build_definitions(settings: Settings) -> Definitions:
         sensors=[import_webhooks],
         resources={
             "import_files": ImportFiles(staging_dir=str(settings.staging_dir)),
-            "warehouse": Warehouse(path=str(settings.warehouse_path)),
+            "warehouse": Warehouse(
+                path=str(settings.warehouse_path),
+                pause_in_write=(
+                    None
+                    if settings.fault_pause_in_write is None
+                    else str(settings.fault_pause_in_write)
+                ),
+            ),
             "webhook_delivery": WebhookDelivery(
                 control_store_url=settings.resolved_control_store_url,
                 allow_private=settings.webhook_allow_private,

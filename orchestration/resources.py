@@ -9,7 +9,7 @@ from pathlib import Path
 import duckdb
 from dagster import ConfigurableResource
 
-from orchestration.warehouse.writer import open_warehouse
+from orchestration.warehouse.writer import open_warehouse, pause_in_transaction
 
 
 class ImportFiles(ConfigurableResource):
@@ -26,8 +26,15 @@ class Warehouse(ConfigurableResource):
     """The DuckDB warehouse file. Open it only for the write and close it straight after."""
 
     path: str
+    # Test only: Settings.fault_pause_in_write.
+    pause_in_write: str | None = None
 
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
         with open_warehouse(Path(self.path)) as con:
             yield con
+
+    def before_commit(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Runs inside each import's write transaction, after its rows, before COMMIT."""
+        if self.pause_in_write is not None:
+            pause_in_transaction(Path(self.pause_in_write))
