@@ -16,6 +16,7 @@ import secrets
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -180,9 +181,15 @@ class LoginThrottle:
     the limit. Argon2's cost (~50 ms a guess) bounds the rate further.
     """
 
-    def __init__(self, limit: int = 5, window_s: float = 15 * 60) -> None:
+    def __init__(
+        self,
+        limit: int = 5,
+        window_s: float = 15 * 60,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.limit = limit
         self.window_s = window_s
+        self.clock = clock  # seconds, monotonic
         self._failures: dict[tuple[str, str], deque[float]] = {}
         self._lock = threading.Lock()
 
@@ -194,7 +201,7 @@ class LoginThrottle:
 
     def retry_after(self, email: str, client: str) -> int | None:
         """Seconds to wait before another attempt is allowed, or None if it is allowed now."""
-        now = time.monotonic()
+        now = self.clock()
         with self._lock:
             failures = self._recent((email, client), now)
             if len(failures) < self.limit:
@@ -202,7 +209,7 @@ class LoginThrottle:
             return max(1, int(failures[0] + self.window_s - now + 0.999))
 
     def failed(self, email: str, client: str) -> None:
-        now = time.monotonic()
+        now = self.clock()
         with self._lock:
             self._recent((email, client), now).append(now)
             if len(self._failures) > 100_000:  # bound memory under a spray of emails

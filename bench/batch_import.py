@@ -1,8 +1,10 @@
 """`oliai import` end to end on a large CSV (1M rows by default): rows/s and the client's peak
 RSS, beside a same-run baseline that reads and batches the same file with the same reader and
-encodes every request body, without network (what the client costs by itself).
+encodes every request body, without network (what the client costs by itself), and the reader
+alone (`read_contacts` streaming every row; its traced Python peak shows it holds one row, not
+the file: tests/unit/test_contact_files.py proves that it streams, this measures what it holds).
 
-Both run as child processes, measured the same way (wall time; peak RSS from wait4). The import
+All run as child processes, measured the same way (wall time; peak RSS from wait4). The import
 runs against a stack started like `oliai up` (tests/stack.py), in batches of 10,000 by default.
 
     .venv/bin/python bench/batch_import.py [--rows 1000000] [--batch-size 10000]
@@ -17,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import tracemalloc
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -74,14 +77,29 @@ def baseline(path: Path, batch_size: int) -> None:
     print(json.dumps({"rows": rows, "bodyBytes": body_bytes}))
 
 
+def reader_only(path: Path) -> None:
+    """The contact-file reader by itself: every row read and dropped, Python allocations traced."""
+    from client.contact_files import read_contacts
+
+    tracemalloc.start()
+    rows = sum(1 for _ in read_contacts(path))
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    print(json.dumps({"rows": rows, "tracedPeakBytes": peak}))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--batch-size", type=int, default=10_000)
     parser.add_argument("--baseline", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--reader", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.baseline:
         baseline(args.baseline, args.batch_size)
+        return
+    if args.reader:
+        reader_only(args.reader)
         return
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -89,6 +107,7 @@ def main() -> None:
         write_csv(path, args.rows)
         size_mib = path.stat().st_size / MIB
         batch_size = str(args.batch_size)
+        reader = measure([sys.executable, __file__, "--reader", str(path)])
         base = measure(
             [sys.executable, __file__, "--baseline", str(path), "--batch-size", batch_size]
         )
@@ -115,12 +134,18 @@ def main() -> None:
             stack.stop()
 
     summary = json.loads(run.stdout)
+    read = json.loads(reader.stdout)
+    assert read["rows"] == args.rows, read
     totals = summary["totals"]
     assert totals["total"] == args.rows, totals
     assert totals["failed"] == args.rows // 100, totals
     batches = len(summary["batches"])
     print(f"\n{args.rows:,} rows ({size_mib:.0f} MiB CSV), batches of {args.batch_size:,}")
     print(f"{'':34} {'wall s':>8} {'rows/s':>9} {'peak RSS':>9}")
+    print(
+        f"{'reader only: read_contacts':34} {reader.wall_s:8.1f} "
+        f"{args.rows / reader.wall_s:9,.0f} {reader.peak_rss_bytes / MIB:7.0f} MB"
+    )
     print(
         f"{'baseline: read + batch + encode':34} {base.wall_s:8.1f} "
         f"{args.rows / base.wall_s:9,.0f} {base.peak_rss_bytes / MIB:7.0f} MB"
@@ -133,6 +158,10 @@ def main() -> None:
         f"\n{batches} batches, {run.wall_s / batches:.2f} s per batch; created "
         f"{totals['created']:,}, failed {totals['failed']:,}; the client spends "
         f"{base.wall_s / run.wall_s:.1%} of the wall time on its own work"
+    )
+    print(
+        f"the reader's traced Python peak while streaming {args.rows:,} rows: "
+        f"{read['tracedPeakBytes'] / 1024:,.0f} KiB"
     )
 
 

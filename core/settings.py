@@ -38,6 +38,11 @@ class Settings(BaseSettings):
         default=None,
         description="Contacts UI cookies' Secure flag; None: set it when the request is https.",
     )
+    fault_pause_in_write: Path | None = Field(
+        default=None,
+        description="Test only: the first warehouse write that finds no file here creates it "
+        "(holding its PID) inside its open transaction, before COMMIT, and blocks.",
+    )
 
     @property
     def resolved_data_dir(self) -> Path:

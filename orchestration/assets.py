@@ -150,7 +150,9 @@ def warehouse_tables(
                 f"{config.import_id}: writing the warehouse "
                 f"(waited {time.monotonic() - asked:.2f} s)"
             )
-            counts = apply_import(con, batch, datetime.now(UTC))
+            counts = apply_import(
+                con, batch, datetime.now(UTC), before_commit=warehouse.before_commit
+            )
             context.log.info(f"{config.import_id}: warehouse written {counts.as_dict()}")
     except duckdb.IOException as exc:
         if not is_lock_conflict(exc):

@@ -21,6 +21,11 @@ def build_definitions(settings: Settings) -> Definitions:
             "warehouse": Warehouse(
                 path=str(settings.warehouse_path),
                 lock_wait_seconds=settings.warehouse_lock_wait_seconds,
+                pause_in_write=(
+                    None
+                    if settings.fault_pause_in_write is None
+                    else str(settings.fault_pause_in_write)
+                ),
             ),
             "webhook_delivery": WebhookDelivery(
                 control_store_url=settings.resolved_control_store_url,

@@ -10,7 +10,7 @@ import duckdb
 from dagster import ConfigurableResource
 
 from orchestration.warehouse.reader import read_committed_counts
-from orchestration.warehouse.writer import ImportCounts, open_warehouse
+from orchestration.warehouse.writer import ImportCounts, open_warehouse, pause_in_transaction
 
 
 class ImportFiles(ConfigurableResource):
@@ -28,6 +28,8 @@ class Warehouse(ConfigurableResource):
 
     path: str
     lock_wait_seconds: float = 120.0
+    # Test only: Settings.fault_pause_in_write.
+    pause_in_write: str | None = None
 
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -37,3 +39,8 @@ class Warehouse(ConfigurableResource):
     def committed_counts(self, import_id: str, wait_s: float = 30.0) -> ImportCounts | None:
         """Read-only: what the import's committed write recorded, if it committed."""
         return read_committed_counts(Path(self.path), import_id, wait_s=wait_s)
+
+    def before_commit(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Runs inside each import's write transaction, after its rows, before COMMIT."""
+        if self.pause_in_write is not None:
+            pause_in_transaction(Path(self.pause_in_write))

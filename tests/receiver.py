@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -70,4 +71,13 @@ class WebhookReceiver:
         with self._arrived:
             self._arrived.wait_for(lambda: len(self.receipts) >= count, timeout=timeout_s)
             assert len(self.receipts) >= count, f"{len(self.receipts)} of {count} webhooks arrived"
+            return list(self.receipts)
+
+    def wait_until(
+        self, what: str, done: Callable[[list[Receipt]], bool], timeout_s: float = 30.0
+    ) -> list[Receipt]:
+        """Wait until `done(receipts so far)`; returns them all. Fails naming `what`."""
+        with self._arrived:
+            arrived = self._arrived.wait_for(lambda: done(list(self.receipts)), timeout=timeout_s)
+            assert arrived, f"not within {timeout_s:.0f} s: {what} ({len(self.receipts)} arrived)"
             return list(self.receipts)

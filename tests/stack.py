@@ -144,7 +144,7 @@ class Stack:
             return client.post("/v1/imports/api/bulk", json=body, headers=dict(headers or {}))
 
     def wait_for_terminal(
-        self, import_id: str, api_key: str | None = None, timeout_s: float = 90.0
+        self, import_id: str, api_key: str | None = None, timeout_s: float = 180.0
     ) -> dict[str, Any]:
         deadline = time.monotonic() + timeout_s
         with self.client(api_key) as client:

@@ -6,7 +6,9 @@ connection is held just for the write so analysts can read between imports.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -232,13 +234,41 @@ def committed_counts(con: duckdb.DuckDBPyConnection, import_id: str) -> ImportCo
     return ImportCounts(*rows[0]) if rows else None
 
 
-def apply_import(con: duckdb.DuckDBPyConnection, batch: ImportBatch, now: datetime) -> ImportCounts:
+# Called inside apply_import's transaction once every row is written, just before COMMIT.
+BeforeCommit = Callable[[duckdb.DuckDBPyConnection], None]
+
+
+def pause_in_transaction(marker: Path) -> None:
+    """A test-only fault point (`Settings.fault_pause_in_write`): the first caller that finds no
+    file at `marker` creates it, holding its PID, and blocks until it is killed; later callers
+    find the file and return (so a re-execution of the killed run goes through)."""
+    pending = marker.with_name(f"{marker.name}.{os.getpid()}")
+    pending.write_text(str(os.getpid()))
+    try:
+        os.link(pending, marker)  # atomic and exclusive: the file appears whole, or not at all
+    except FileExistsError:
+        return
+    finally:
+        pending.unlink()
+    while True:
+        time.sleep(0.1)
+
+
+def apply_import(
+    con: duckdb.DuckDBPyConnection,
+    batch: ImportBatch,
+    now: datetime,
+    *,
+    before_commit: BeforeCommit | None = None,
+) -> ImportCounts:
     """Upsert the batch's contacts, audience memberships, errors and import row atomically.
 
     An import whose write already committed is not applied again: its recorded counts are
     returned and nothing changes, so re-running it (after a crash past the commit, or from the
     Dagster UI) cannot put its values back over newer ones. Otherwise values merge by acceptance
     sequence (transforms.upsert), so an import applied late never overwrites a newer one.
+    `before_commit` runs inside the transaction after every write: if it raises, everything is
+    rolled back.
     """
     con.begin()
     try:
@@ -321,6 +351,8 @@ def apply_import(con: duckdb.DuckDBPyConnection, batch: ImportBatch, now: dateti
                 batch.sequence,
             ],
         )
+        if before_commit is not None:
+            before_commit(con)
         con.commit()
     except BaseException:
         con.rollback()

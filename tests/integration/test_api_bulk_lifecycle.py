@@ -1,8 +1,8 @@
 """An import's life over HTTP: 202, PENDING/PROCESSING with no completedAt, then a terminal status
 with exact counts. The first imports are posted together so their runs overlap.
 
-(Named to sort first among the modules that wait for runs: imports other modules only post are
-then not queued ahead of these.)"""
+Modules run in random order: imports that modules before this one only posted may still be
+queued ahead of these, so the waits allow for a queue (they end as soon as the import does)."""
 
 from __future__ import annotations
 
@@ -65,7 +65,7 @@ def submitted(stack: Stack) -> Iterator[Submitted]:
 
 
 def observe_until_terminal(
-    client: httpx.Client, import_id: str, timeout_s: float = 120.0
+    client: httpx.Client, import_id: str, timeout_s: float = 240.0
 ) -> list[dict[str, Any]]:
     """Every status answer until the import ends; the last one is terminal."""
     seen: list[dict[str, Any]] = []

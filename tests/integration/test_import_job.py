@@ -21,6 +21,7 @@ from core.contracts import IMPORT_JOB, tags
 from core.landing import land_request, landing_path
 from core.settings import Settings
 from orchestration.definitions import build_definitions
+from orchestration.resources import Warehouse
 from orchestration.warehouse.writer import SCHEMA_VERSION, open_warehouse
 
 pytestmark = pytest.mark.integration
@@ -62,8 +63,10 @@ class Importer:
         audience_id: str | None = None,
         *,
         path: Path | None = None,
+        resources: Mapping[str, object] | None = None,
     ) -> ExecuteInProcessResult:
-        """Lands `contacts` (unless a `path` is given) and runs the job; never raises on failure."""
+        """Lands `contacts` (unless a `path` is given) and runs the job; never raises on failure.
+        `resources` replace the definitions' resources of the same name."""
         if path is None:
             body: dict[str, Any] = {"contacts": contacts}
             if audience_id is not None:
@@ -80,6 +83,7 @@ class Importer:
             instance=self.instance,
             tags={tags.IMPORT_ID: import_id, tags.ORG_ID: org_id},
             raise_on_error=False,
+            resources=resources,
         )
 
     def run_ok(self, *args: Any, **kwargs: Any) -> ExecuteInProcessResult:
@@ -434,29 +438,60 @@ def test_unreadable_landing_file_fails_the_run_and_leaves_the_warehouse_alone(
     _assert_same_tables(before, importer.tables())
 
 
-def test_failure_inside_the_warehouse_step_rolls_back_everything(
-    importer: Importer, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_failure_inside_the_warehouse_step_rolls_back_everything(importer: Importer) -> None:
     importer.run_ok("imp_before", ORG, [{"name": "Priya", "phoneNumber": PRIYA}], AUDIENCE)
     before = importer.tables()
+    written: list[tuple[Any, ...] | None] = []
 
-    # Called after contacts, memberships and errors were written, before the commit.
-    def explode(total: int, failed: int) -> None:
-        raise RuntimeError("disk on fire")
+    class FailingWarehouse(Warehouse):
+        """Fails the write at its last moment: inside the transaction, every row written."""
 
-    monkeypatch.setattr("orchestration.warehouse.writer.status_from_counts", explode)
+        def before_commit(self, con: duckdb.DuckDBPyConnection) -> None:
+            written.append(
+                con.execute(
+                    """SELECT
+                        (SELECT count(*) FROM contacts WHERE updated_import_id = 'imp_doomed'),
+                        (SELECT count(*) FROM audience_members WHERE import_id = 'imp_doomed'),
+                        (SELECT count(*) FROM import_errors WHERE import_id = 'imp_doomed'),
+                        (SELECT count(*) FROM imports WHERE import_id = 'imp_doomed')"""
+                ).fetchone()
+            )
+            raise RuntimeError("disk on fire")
+
     result = importer.run(
         "imp_doomed",
         ORG,
-        [{"name": "Priya New", "phoneNumber": PRIYA, "x": 1}, {"name": "Leo", "phoneNumber": LEO}],
+        [
+            {"name": "Priya New", "phoneNumber": PRIYA, "x": 1},
+            {"name": "Leo", "phoneNumber": LEO},
+            {"name": "", "phoneNumber": ANNA},
+        ],
         AUDIENCE,
+        resources={"warehouse": FailingWarehouse(path=str(importer.settings.warehouse_path))},
     )
 
+    # The fault came after the writes: PRIYA updated and LEO created, LEO's membership (PRIYA
+    # had one), ANNA's row error and the import's row were all in the transaction.
+    assert written == [(2, 1, 1, 1)]
     assert not result.success
     assert [event.step_key for event in result.get_step_failure_events()] == ["warehouse_tables"]
     assert "disk on fire" in _failure_text(result)
     assert importer.run_counts(result) is None
     _assert_same_tables(before, importer.tables())
+
+
+def test_pause_fault_point_fires_only_for_the_first_write(tmp_path: Path) -> None:
+    """OLIAI_FAULT_PAUSE_IN_WRITE (tests/integration/test_reliability_crashes.py blocks on it):
+    once its file exists, writes go through, so a re-execution of the killed run lands."""
+    marker = tmp_path / "paused"
+    marker.write_text("4242")
+    settings = Settings(data_dir=tmp_path / "data", fault_pause_in_write=marker)
+    with DagsterInstance.ephemeral() as instance:
+        importer = Importer(settings, instance)
+        importer.run_ok("imp_after_pause", ORG, [{"name": "Leo", "phoneNumber": LEO}])
+    assert importer.imports_row("imp_after_pause")["status"] == "COMPLETED"
+    assert marker.read_text() == "4242"
+    assert sorted(tmp_path.iterdir()) == [tmp_path / "data", marker]
 
 
 def test_schema_is_created_once_however_often_the_file_is_opened(tmp_path: Path) -> None:

@@ -109,8 +109,14 @@ def run_and_check(
 
     def read_sql() -> None:
         while not done.is_set():
+            # Twenty writers back to back hold the file for long stretches on a busy machine:
+            # the claim is that a read gets through, not how soon (under the 120 s of oliai()).
             result = stack.oliai(
-                "sql", "SELECT org_id, count(*) AS n FROM contacts GROUP BY org_id", "--json"
+                "sql",
+                "SELECT org_id, count(*) AS n FROM contacts GROUP BY org_id",
+                "--json",
+                "--wait",
+                "90",
             )
             observed.sql_runs[result.returncode] += 1
             no_warehouse_yet = result.returncode == 1 and "No warehouse yet" in result.stderr

@@ -3,6 +3,7 @@ upload's problems (the browser journey is tests/e2e/test_ui_browser.py)."""
 
 from __future__ import annotations
 
+import csv
 import io
 from collections.abc import Iterator
 from contextlib import closing
@@ -161,25 +162,46 @@ def xlsx_bytes(rows: list[list[object]]) -> bytes:
     return out.getvalue()
 
 
+NO_PHONE_HINT = (
+    "Name the columns as in phoneNumber: one of phoneNumber, phone, phone_number, Phone Number, "
+    "mobile (any case)."
+)
+
+
 @pytest.mark.parametrize(
-    ("name", "data", "status", "slug", "says"),
+    ("name", "data", "status", "slug", "detail"),
     [
-        ("empty.csv", b"", 422, "invalid-file", "empty.csv: the file is empty"),
-        ("nophone.csv", b"name,email\nAna,a@x.io\n", 422, "invalid-file", "no phoneNumber"),
-        ("nophone.xlsx", xlsx_bytes([["Name", "City"], ["Ana", "M"]]), 422, "invalid-file", "no"),
+        ("empty.csv", b"", 422, "invalid-file", "empty.csv: the file is empty."),
+        ("nophone.csv", b"name,email\nAna,a@x.io\n", 422, "invalid-file",
+         f"nophone.csv, header: no phoneNumber column (found: 'name', 'email'). {NO_PHONE_HINT}"),
+        ("nophone.xlsx", xlsx_bytes([["Name", "City"], ["Ana", "M"]]), 422, "invalid-file",
+         f"nophone.xlsx, header: no phoneNumber column (found: 'Name', 'City'). {NO_PHONE_HINT}"),
+        ("header-only.csv", b"name,phone\n", 422, "invalid-file",
+         "header-only.csv: the file has a header but no contacts."),
         ("latin1.csv", "name,phone\nJosé,+34612345678\n".encode("latin-1"), 422, "invalid-file",
-         "not UTF-8"),
-        ("fake.xlsx", b"name,phone\nAna,+1\n", 422, "invalid-file", "not a readable .xlsx"),
-        ("photo.png", b"\x89PNG\r\n", 415, "unsupported-file-type", "CSV, Excel"),
-        ("broken.json", b'[{"name": "Ana",', 422, "invalid-file", "invalid JSON"),
+         "latin1.csv: not UTF-8 (invalid continuation byte); save it as UTF-8 "
+         "(Excel: CSV UTF-8)."),
+        ("fake.xlsx", b"name,phone\nAna,+1\n", 422, "invalid-file",
+         "fake.xlsx: not a readable .xlsx workbook (File is not a zip file)."),
+        ("photo.png", b"\x89PNG\r\n", 415, "unsupported-file-type",
+         "photo.png: .png files cannot be imported; upload a CSV, Excel (.xlsx) or JSON file "
+         "(.csv, .json, .jsonl, .ndjson, .tsv, .txt, .xlsm, .xlsx)."),
     ],
 )  # fmt: skip
 def test_bad_files_get_clear_problems(
-    session: tuple, name: str, data: bytes, status: int, slug: str, says: str
+    session: tuple, name: str, data: bytes, status: int, slug: str, detail: str
 ) -> None:
     client, token, _ = session
     problem = assert_problem(upload(client, token, name, data), status, slug)
-    assert says in problem["detail"], problem
+    assert problem["detail"] == detail, problem
+
+
+def test_broken_json_file_names_where_it_broke(session: tuple) -> None:
+    client, token, _ = session
+    response = upload(client, token, "broken.json", b'[{"name": "Ana",')
+    problem = assert_problem(response, 422, "invalid-file")
+    # The rest is the JSON parser's own description of the spot.
+    assert problem["detail"].startswith("broken.json: invalid JSON after item 0: "), problem
 
 
 def test_too_many_rows_and_too_many_bytes(session: tuple) -> None:
@@ -223,8 +245,22 @@ def test_upload_goes_through_the_bulk_path(stack: Stack, session: tuple) -> None
     with stack.client(key) as api:
         errors = api.get(f"/v1/imports/{accepted['importId']}/errors").json()
         listed = api.get("/v1/imports", params={"limit": 1}).json()["data"][0]
-    assert {error["rowIndex"] for error in errors["data"]} == {4}  # file line 6
+    # Row 4 (file line 6): no name, a phone without +, a broken language tag.
+    expected = [
+        (4, 6, "language", "invalid_tag", "xx-"),
+        (4, 6, "name", "required", None),
+        (4, 6, "phoneNumber", "missing_plus", "12345"),
+    ]
+    assert (
+        sorted((e["rowIndex"], 6, e["field"], e["code"], e["value"]) for e in errors["data"])
+        == expected
+    )
+    assert errors["total"] == 3
     assert listed["audienceId"] == "aud_ui"
     csv_text = client.get(f"/ui/imports/{accepted['importId']}/errors.csv").text
-    assert csv_text.splitlines()[0] == "row_index,file_row,field,code,message,value"
-    assert all(line.startswith("4,6,") for line in csv_text.splitlines()[1:])
+    header, *lines = csv.reader(io.StringIO(csv_text))
+    assert header == ["row_index", "file_row", "field", "code", "message", "value"]
+    assert (
+        sorted((int(row[0]), int(row[1]), row[2], row[3], row[5] or None) for row in lines)
+        == expected
+    )

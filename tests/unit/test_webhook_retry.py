@@ -23,8 +23,31 @@ def test_schedule_with_jitter_bounds(attempts_made: int, base: float) -> None:
     assert max(delays) > base * 1.18
 
 
+class FixedJitter(random.Random):
+    """An rng whose jitter is always `factor` (the low or high end of the band, or none)."""
+
+    def __init__(self, factor: float) -> None:
+        super().__init__(0)
+        self.factor = factor
+
+    def uniform(self, a: float, b: float) -> float:
+        assert (a, b) == (0.8, 1.2)
+        return self.factor
+
+
+def delays_with(factor: float) -> list[float | None]:
+    rng = FixedJitter(factor)
+    return [next_retry_delay(attempts, None, rng) for attempts in range(1, MAX_ATTEMPTS)]
+
+
+def test_without_jitter_the_delays_are_the_schedule() -> None:
+    assert delays_with(1.0) == SCHEDULE
+
+
 def test_retries_span_well_over_an_hour_even_with_unlucky_jitter() -> None:
-    assert sum(SCHEDULE) * 0.8 > 3600
+    unluckiest = delays_with(0.8)
+    assert unluckiest == pytest.approx([base * 0.8 for base in SCHEDULE], rel=1e-12)
+    assert sum(d or 0.0 for d in unluckiest) == pytest.approx(7804.0, rel=1e-12)  # > 2 h
 
 
 def test_exhausted_attempts_return_none() -> None:
