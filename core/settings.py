@@ -43,6 +43,11 @@ class Settings(BaseSettings):
         description="Test only: the first warehouse write that finds no file here creates it "
         "(holding its PID) inside its open transaction, before COMMIT, and blocks.",
     )
+    fault_pause_after_commit: Path | None = Field(
+        default=None,
+        description="Test only: the same, right after the write's COMMIT, before the run records "
+        "its counts.",
+    )
 
     @property
     def resolved_data_dir(self) -> Path:

@@ -154,6 +154,7 @@ def warehouse_tables(
                 con, batch, datetime.now(UTC), before_commit=warehouse.before_commit
             )
             context.log.info(f"{config.import_id}: warehouse written {counts.as_dict()}")
+        warehouse.after_commit()
     except duckdb.IOException as exc:
         if not is_lock_conflict(exc):
             raise

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from dagster import Definitions
 
 from core.settings import Settings
@@ -9,6 +11,10 @@ from orchestration.assets import landed_batch, normalized_contacts, warehouse_ta
 from orchestration.jobs import import_contacts
 from orchestration.resources import ImportFiles, Warehouse
 from orchestration.sensors import WebhookDelivery, import_webhooks
+
+
+def _optional_path(path: Path | None) -> str | None:
+    return None if path is None else str(path)
 
 
 def build_definitions(settings: Settings) -> Definitions:
@@ -21,11 +27,8 @@ def build_definitions(settings: Settings) -> Definitions:
             "warehouse": Warehouse(
                 path=str(settings.warehouse_path),
                 lock_wait_seconds=settings.warehouse_lock_wait_seconds,
-                pause_in_write=(
-                    None
-                    if settings.fault_pause_in_write is None
-                    else str(settings.fault_pause_in_write)
-                ),
+                pause_in_write=_optional_path(settings.fault_pause_in_write),
+                pause_after_commit=_optional_path(settings.fault_pause_after_commit),
             ),
             "webhook_delivery": WebhookDelivery(
                 control_store_url=settings.resolved_control_store_url,

@@ -10,7 +10,7 @@ import duckdb
 from dagster import ConfigurableResource
 
 from orchestration.warehouse.reader import read_committed_counts
-from orchestration.warehouse.writer import ImportCounts, open_warehouse, pause_in_transaction
+from orchestration.warehouse.writer import ImportCounts, open_warehouse, pause_at_fault_point
 
 
 class ImportFiles(ConfigurableResource):
@@ -28,8 +28,9 @@ class Warehouse(ConfigurableResource):
 
     path: str
     lock_wait_seconds: float = 120.0
-    # Test only: Settings.fault_pause_in_write.
+    # Test only: Settings.fault_pause_in_write and fault_pause_after_commit.
     pause_in_write: str | None = None
+    pause_after_commit: str | None = None
 
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -43,4 +44,9 @@ class Warehouse(ConfigurableResource):
     def before_commit(self, con: duckdb.DuckDBPyConnection) -> None:
         """Runs inside each import's write transaction, after its rows, before COMMIT."""
         if self.pause_in_write is not None:
-            pause_in_transaction(Path(self.pause_in_write))
+            pause_at_fault_point(Path(self.pause_in_write))
+
+    def after_commit(self) -> None:
+        """Runs right after each import's write committed, before the run records its counts."""
+        if self.pause_after_commit is not None:
+            pause_at_fault_point(Path(self.pause_after_commit))

@@ -238,10 +238,11 @@ def committed_counts(con: duckdb.DuckDBPyConnection, import_id: str) -> ImportCo
 BeforeCommit = Callable[[duckdb.DuckDBPyConnection], None]
 
 
-def pause_in_transaction(marker: Path) -> None:
-    """A test-only fault point (`Settings.fault_pause_in_write`): the first caller that finds no
-    file at `marker` creates it, holding its PID, and blocks until it is killed; later callers
-    find the file and return (so a re-execution of the killed run goes through)."""
+def pause_at_fault_point(marker: Path) -> None:
+    """A test-only fault point (`Settings.fault_pause_in_write`, `fault_pause_after_commit`): the
+    first caller that finds no file at `marker` creates it, holding its PID, and blocks until it
+    is killed; later callers find the file and return (so a re-execution of the killed run goes
+    through)."""
     pending = marker.with_name(f"{marker.name}.{os.getpid()}")
     pending.write_text(str(os.getpid()))
     try:
