@@ -52,13 +52,15 @@ ERRORS_SCHEMA = pl.Schema(
     }
 )
 
-# Each stored value remembers the acceptance sequence of the import that wrote it (`*_seq`;
-# `metadata_seq` maps each metadata key to one), so a write wins only over older values. Null
-# sequences (rows written before sequences existed) count as 0, older than any import since.
+# Each stored value remembers the acceptance sequence of the import that wrote it (`*_seq`), so a
+# write wins only over older values. A metadata key's sequence is in `metadata_seq` (a JSON object)
+# or, if not there, `metadata_base_seq`: one import's metadata needs no per-key map. Null sequences
+# (rows written before sequences existed) count as 0, older than any import since.
 _SEQUENCE_COLUMNS = {
     "name_seq": pl.Int64,
     "language_seq": pl.Int64,
     "metadata_seq": pl.String,
+    "metadata_base_seq": pl.Int64,
     "created_seq": pl.Int64,
 }
 SEQUENCES_SCHEMA = pl.Schema(_SEQUENCE_COLUMNS)

@@ -32,19 +32,29 @@ class UpsertPlan:
 
 
 def merge_metadata(
-    stored: str | None, stored_seqs: str | None, pieces: list[str], sequence: int
-) -> tuple[str, str]:
+    stored: str | None,
+    stored_seqs: str | None,
+    stored_base_seq: int | None,
+    pieces: list[str],
+    sequence: int,
+) -> tuple[str, str, int | None]:
     """The batch's objects applied in request order over the stored object, key by key (nested
     values replaced whole), each key only where the stored one is not newer than `sequence`.
-    Returns the object and its per-key sequences, as JSON text."""
+    Returns the object and its keys' sequences: `{}` and the one sequence if all keys share it,
+    else every key's (as JSON text) and None."""
     merged: dict[str, object] = from_json(stored) if stored else {}
-    seqs: dict[str, int] = from_json(stored_seqs) if stored_seqs else {}
+    explicit: dict[str, int] = from_json(stored_seqs) if stored_seqs else {}
+    base = UNSEQUENCED if stored_base_seq is None else stored_base_seq
+    seqs = {key: explicit.get(key, base) for key in merged}
     for text in pieces:
         for key, value in from_json(text).items():
             if seqs.get(key, UNSEQUENCED) <= sequence:
                 merged[key] = value
                 seqs[key] = sequence
-    return to_json(merged), to_json(seqs)
+    shared = set(seqs.values())
+    if len(shared) == 1:
+        return to_json(merged), "{}", shared.pop()
+    return to_json(merged), to_json(seqs), None
 
 
 def _not_newer(seq: str, sequence: int) -> pl.Expr:
@@ -69,6 +79,7 @@ def plan_upsert(
         pl.col("name_seq").alias("existing_name_seq"),
         pl.col("language_seq").alias("existing_language_seq"),
         pl.col("metadata_seq").alias("existing_metadata_seq"),
+        pl.col("metadata_base_seq").alias("existing_metadata_base_seq"),
         pl.col("created_seq").alias("existing_created_seq"),
         "created_import_id",
         pl.lit(True).alias("exists"),
@@ -98,27 +109,43 @@ def plan_upsert(
             is_new=~exists | pl.col("created_import_id").eq_missing(import_id) | pl.col("creates")
         )
     )
-    # Only phones this batch gives metadata need a JSON merge in Python.
-    needs_merge = batch.filter(pl.col("pieces").list.len() > 0)
+    # One object over nothing stored is taken as it is, its keys all of this import's sequence
+    # (metadata_base_seq); only two or more objects for a phone need a JSON merge in Python.
+    stored_empty = pl.col("existing_metadata").fill_null("{}") == "{}"
+    batch = batch.with_columns(
+        taken_whole=(pl.col("pieces").list.len() == 1) & stored_empty,
+        merges=(pl.col("pieces").list.len() > 1)
+        | ((pl.col("pieces").list.len() == 1) & ~stored_empty),
+    )
+    needs_merge = batch.filter("merges")
     merged = [
-        merge_metadata(stored, seqs, pieces, sequence)
-        for stored, seqs, pieces in needs_merge.select(
-            "existing_metadata", "existing_metadata_seq", "pieces"
+        merge_metadata(stored, seqs, base, pieces, sequence)
+        for stored, seqs, base, pieces in needs_merge.select(
+            "existing_metadata", "existing_metadata_seq", "existing_metadata_base_seq", "pieces"
         ).iter_rows()
     ]
     merged_frame = pl.DataFrame(
         {
             "phone_number": needs_merge["phone_number"],
-            "merged": [metadata for metadata, _ in merged],
-            "merged_seq": [seqs for _, seqs in merged],
+            "merged": [metadata for metadata, _, _ in merged],
+            "merged_seq": [seqs for _, seqs, _ in merged],
+            "merged_base_seq": [base for _, _, base in merged],
         },
-        schema={"phone_number": pl.String, "merged": pl.String, "merged_seq": pl.String},
+        schema={
+            "phone_number": pl.String,
+            "merged": pl.String,
+            "merged_seq": pl.String,
+            "merged_base_seq": pl.Int64,
+        },
     )
     rows = batch.join(merged_frame, on="phone_number", how="left", maintain_order="left").select(
         "phone_number",
         pl.when("name_wins").then("name").otherwise("existing_name").alias("name"),
         pl.when("language_wins").then("language").otherwise("existing_language").alias("language"),
-        pl.coalesce("merged", "existing_metadata", pl.lit("{}")).alias("metadata"),
+        pl.when("taken_whole")
+        .then(pl.col("pieces").list.first())
+        .otherwise(pl.coalesce("merged", "existing_metadata", pl.lit("{}")))
+        .alias("metadata"),
         "is_new",
         "creates",
         pl.when("name_wins").then(sequence).otherwise("existing_name_seq").alias("name_seq"),
@@ -126,7 +153,16 @@ def plan_upsert(
         .then(sequence)
         .otherwise("existing_language_seq")
         .alias("language_seq"),
-        pl.coalesce("merged_seq", "existing_metadata_seq", pl.lit("{}")).alias("metadata_seq"),
+        pl.when("taken_whole")
+        .then(pl.lit("{}"))
+        .otherwise(pl.coalesce("merged_seq", "existing_metadata_seq", pl.lit("{}")))
+        .alias("metadata_seq"),
+        pl.when("taken_whole")
+        .then(sequence)
+        .when("merges")
+        .then("merged_base_seq")
+        .otherwise("existing_metadata_base_seq")
+        .alias("metadata_base_seq"),
         pl.when(~exists | pl.col("creates"))
         .then(sequence)
         .otherwise("existing_created_seq")

@@ -40,6 +40,7 @@ TABLES = {
         name_seq BIGINT,
         language_seq BIGINT,
         metadata_seq JSON,
+        metadata_base_seq BIGINT,
         created_seq BIGINT
     )""",
     "audience_members": """CREATE TABLE audience_members (
@@ -82,6 +83,7 @@ ADDED_IN = {
         "ALTER TABLE contacts ADD COLUMN name_seq BIGINT",
         "ALTER TABLE contacts ADD COLUMN language_seq BIGINT",
         "ALTER TABLE contacts ADD COLUMN metadata_seq JSON",
+        "ALTER TABLE contacts ADD COLUMN metadata_base_seq BIGINT",
         "ALTER TABLE contacts ADD COLUMN created_seq BIGINT",
         "ALTER TABLE imports ADD COLUMN sequence BIGINT",
     ]
@@ -214,7 +216,7 @@ def read_existing(con: duckdb.DuckDBPyConnection, batch: ImportBatch) -> pl.Data
             """SELECT c.rowid AS contact_rowid, c.phone_number, c.name, c.language,
                       c.metadata::VARCHAR AS metadata, c.created_import_id, c.created_at,
                       c.name_seq, c.language_seq, c.metadata_seq::VARCHAR AS metadata_seq,
-                      c.created_seq
+                      c.metadata_base_seq, c.created_seq
                FROM contacts c
                WHERE c.rowid IN (
                    SELECT found.rowid FROM contacts found JOIN batch_phones USING (phone_number)
@@ -303,7 +305,8 @@ def apply_import(
                       CASE WHEN creates THEN $now ELSE coalesce(created_at, $now) END, $now,
                       CASE WHEN creates THEN $import_id
                            ELSE coalesce(created_import_id, $import_id) END,
-                      $import_id, name_seq, language_seq, metadata_seq::JSON, created_seq
+                      $import_id, name_seq, language_seq, metadata_seq::JSON, metadata_base_seq,
+                      created_seq
                FROM planned""",
             {"org_id": batch.org_id, "now": now, "import_id": batch.import_id},
         )

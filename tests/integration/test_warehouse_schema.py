@@ -61,7 +61,7 @@ def _version_1_file(path: Path) -> None:
 
 # Version 3 added a sequence to every stored value (null in rows written before it).
 ADDED_IN_3 = {
-    "contacts": ["name_seq", "language_seq", "metadata_seq", "created_seq"],
+    "contacts": ["name_seq", "language_seq", "metadata_seq", "metadata_base_seq", "created_seq"],
     "imports": ["sequence"],
 }
 

@@ -269,5 +269,6 @@ def test_rows_written_before_sequences_are_older_than_any_import() -> None:
     row = plan.rows.row(0, named=True)
     assert (row["name"], row["language"]) == ("Priya", "hi-IN")
     assert orjson.loads(row["metadata"]) == {"city": "Mumbai", "plan": "basic", "vip": True}
-    assert orjson.loads(row["metadata_seq"]) == {"city": 20, "vip": 20}
+    assert orjson.loads(row["metadata_seq"]) == {"city": 20, "plan": 0, "vip": 20}
+    assert row["metadata_base_seq"] is None
     assert (plan.created, plan.updated) == (0, 1)
