@@ -7,6 +7,7 @@ from typing import Any
 
 import msgspec
 
+from core.contracts.org_ids import valid_org_id
 from core.files import replace_atomically
 from transforms.json_text import exact_number
 
@@ -14,7 +15,9 @@ _REQUEST = msgspec.json.Decoder(float_hook=exact_number)
 
 
 def landing_path(landing_dir: Path, org_id: str, import_id: str) -> Path:
-    return landing_dir / org_id / f"{import_id}.json"
+    """`<landing dir>/<org id>/<import id>.json`. Raises InvalidOrgId for an id off the grammar
+    (`core.contracts.org_ids`), even one already in a store: no id may name another directory."""
+    return landing_dir / valid_org_id(org_id) / f"{import_id}.json"
 
 
 def write_durably(path: Path, data: bytes) -> None:

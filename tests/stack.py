@@ -70,7 +70,8 @@ class Stack:
         )
 
     def new_org_key(self, org: str) -> str:
-        result = self.oliai("keys", "create", "--org", org, "--json")
+        """A key of `org`, which is created if new (`--create-org`)."""
+        result = self.oliai("keys", "create", "--org", org, "--create-org", "--json")
         assert result.returncode == 0, result.stderr
         return str(json.loads(result.stdout)["apiKey"])
 

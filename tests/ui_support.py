@@ -14,11 +14,12 @@ _TOKEN = re.compile(r'name="_csrf_token" value="([^"]+)"')
 
 
 def new_user(stack: Stack, org: str | None = None) -> tuple[str, str]:
-    """(email, org) of a fresh user made by `oliai users create --password-stdin`."""
+    """(email, org) of a fresh user made by `oliai users create --password-stdin`; the
+    organization is created if new (`--create-org`)."""
     org = org or "ui-" + secrets.token_hex(4)
     email = f"{secrets.token_hex(4)}@{org}.example"
     result = stack.oliai(
-        "users", "create", "--org", org, "--email", email, "--password-stdin",
+        "users", "create", "--org", org, "--email", email, "--password-stdin", "--create-org",
         input_text=PASSWORD + "\n",
     )  # fmt: skip
     assert result.returncode == 0, result.stderr

@@ -1,6 +1,6 @@
 """What the API, the code location and the CLI agree on without importing each other: the
-Dagster names an import is submitted under, its run tags, and how a run's status maps to an
-import's status. Plain Python, no Dagster import."""
+Dagster names an import is submitted under, its run tags, how a run's status maps to an
+import's status, and the grammar of organization ids. Plain Python, no Dagster import."""
 
 from datetime import datetime
 

@@ -20,7 +20,7 @@ class ControlStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.organizations = Organizations(engine)
-        self.users = Users(engine, self.organizations)
+        self.users = Users(engine)
         self.imports = Imports(engine)
         self.webhooks = Webhooks(engine)
 

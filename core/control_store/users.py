@@ -15,7 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from core.control_store.organizations import Organizations
+from core.control_store.organizations import organization_secret
 from core.control_store.tables import uploads, users, utcnow
 
 
@@ -41,13 +41,15 @@ class UserExists(Exception):
 
 
 class Users:
-    def __init__(self, engine: Engine, organizations: Organizations) -> None:
+    def __init__(self, engine: Engine) -> None:
         self._engine = engine
-        self._organizations = organizations
 
-    def create_user(self, org_id: str, email: str, password_hash: str) -> UserRecord:
-        """Raises UserExists if the email (compared lowercased) is taken."""
-        self._organizations.ensure(org_id)
+    def create_user(
+        self, org_id: str, email: str, password_hash: str, *, create_org: bool = False
+    ) -> UserRecord:
+        """Raises UserExists if the email (compared lowercased) is taken, InvalidOrgId for an
+        organization id off the grammar, UnknownOrganization if the organization does not exist
+        and `create_org` is false."""
         user = UserRecord(
             id="usr_" + secrets.token_hex(8),
             org_id=org_id,
@@ -56,6 +58,7 @@ class Users:
         )
         try:
             with self._engine.begin() as conn:
+                organization_secret(conn, org_id, create=create_org)
                 conn.execute(
                     users.insert().values(
                         id=user.id,

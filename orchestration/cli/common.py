@@ -1,13 +1,15 @@
-"""What every `oliai` command shares: the --data-dir and --json options, settings and stores."""
+"""What every `oliai` command shares: the --data-dir, --json and --org options, settings and
+stores."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 
+from core.contracts.org_ids import InvalidOrgId, valid_org_id
 from core.control_store import ControlStore
 from core.settings import Settings
 
@@ -18,6 +20,34 @@ DataDir = Annotated[
     ),
 ]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+CREATE_ORG_HELP = "Create the organization if it does not exist (without it, an unknown one fails)."
+
+
+def _checked_org(org: str | None) -> str | None:
+    """An --org off the grammar exits 2 naming the rule, while the command line is parsed: before
+    any prompt, and before a store or a data directory is opened (so nothing is created)."""
+    if org is None:
+        return None
+    try:
+        return valid_org_id(org)
+    except InvalidOrgId as error:
+        typer.echo(f"Invalid value for '--org': {error}", err=True)
+        raise typer.Exit(2) from None
+
+
+def org_option(help_text: str) -> Any:
+    """The --org option of every command: each checks the grammar of `core.contracts.org_ids`."""
+    return typer.Option("--org", help=help_text, callback=_checked_org)
+
+
+def no_such_org(org: str, create_with: str) -> NoReturn:
+    """Exit 1 for an organization that does not exist, naming the command that creates it."""
+    typer.echo(f"No organization {org!r} exists. Create it with: {create_with}", err=True)
+    raise typer.Exit(1)
+
+
+def create_with_a_key(org: str) -> str:
+    return f"oliai keys create --org {org} --create-org"
 
 
 def load_settings(data_dir: Path | None, **overrides: Any) -> Settings:

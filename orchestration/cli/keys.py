@@ -6,20 +6,35 @@ from typing import Annotated, Any
 
 import typer
 
-from core.control_store.organizations import ApiKeyRecord
-from orchestration.cli.common import AsJson, DataDir, echo_json, load_settings, open_store
+from core.control_store.organizations import ApiKeyRecord, UnknownOrganization
+from orchestration.cli.common import (
+    CREATE_ORG_HELP,
+    AsJson,
+    DataDir,
+    create_with_a_key,
+    echo_json,
+    load_settings,
+    no_such_org,
+    open_store,
+    org_option,
+)
 
 app = typer.Typer(help="API keys (shown once; only a hash is stored).", no_args_is_help=True)
 
 
 @app.command("create")
 def keys_create(
-    org: Annotated[str, typer.Option("--org", help="Organization id (created if new).")],
+    org: Annotated[str, org_option("Organization id (must exist, unless --create-org).")],
+    create_org: Annotated[bool, typer.Option("--create-org", help=CREATE_ORG_HELP)] = False,
     as_json: AsJson = False,
     data_dir: DataDir = None,
 ) -> None:
     """Create an API key for ORG and print it once."""
-    created = open_store(load_settings(data_dir)).organizations.create_api_key(org)
+    organizations = open_store(load_settings(data_dir)).organizations
+    try:
+        created = organizations.create_api_key(org, create_org=create_org)
+    except UnknownOrganization:
+        no_such_org(org, create_with_a_key(org))
     if as_json:
         echo_json({"keyId": created.key_id, "apiKey": created.api_key, "orgId": created.org_id})
         return
@@ -29,12 +44,15 @@ def keys_create(
 
 @app.command("list")
 def keys_list(
-    org: Annotated[str, typer.Option("--org", help="Organization id.")],
+    org: Annotated[str, org_option("Organization id.")],
     as_json: AsJson = False,
     data_dir: DataDir = None,
 ) -> None:
     """List ORG's keys (never the keys themselves)."""
-    keys = open_store(load_settings(data_dir)).organizations.list_api_keys(org)
+    organizations = open_store(load_settings(data_dir)).organizations
+    if not organizations.exists(org):
+        no_such_org(org, create_with_a_key(org))
+    keys = organizations.list_api_keys(org)
     if as_json:
         echo_json([_key_json(key) for key in keys])
         return

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from core.settings import MIB
-from orchestration.cli.common import DataDir, load_settings, require_instance
+from orchestration.cli.common import DataDir, load_settings, org_option, require_instance
 
 PRUNE_LISTED = 100  # a dry run lists this many imports, then a count
 
@@ -72,9 +72,7 @@ def reexecute(
         bool,
         typer.Option("--failed", help="Every import whose newest run ended FAILURE or CANCELED."),
     ] = False,
-    org: Annotated[
-        str | None, typer.Option("--org", help="With --failed: only this organization's.")
-    ] = None,
+    org: Annotated[str | None, org_option("With --failed: only this organization's.")] = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Print what would be re-executed; launch nothing.")
     ] = False,

@@ -236,7 +236,7 @@ def demo_credentials(settings: Settings, store: ControlStore) -> dict[str, str]:
         saved: dict[str, str] = json.loads(path.read_text())
         saved["webhookSecret"] = store.organizations.ensure(DEMO_ORG)
         return saved
-    created = store.organizations.create_api_key(DEMO_ORG)
+    created = store.organizations.create_api_key(DEMO_ORG, create_org=True)
     credentials = {"orgId": DEMO_ORG, "keyId": created.key_id, "apiKey": created.api_key}
     path.touch(mode=0o600)
     path.write_text(json.dumps(credentials))

@@ -105,7 +105,9 @@ def test_revoked_key_is_401_at_once_and_other_keys_keep_working(
     anonymous: httpx.Client, stack: Stack
 ) -> None:
     org = f"api-revoke-{secrets.token_hex(3)}"
-    created = [json.loads(stack.oliai("keys", "create", "--org", org, "--json").stdout)]
+    new = stack.oliai("keys", "create", "--org", org, "--create-org", "--json")
+    created = [json.loads(new.stdout)]
+    # A second key of the same organization, which exists now: no --create-org.
     created.append(json.loads(stack.oliai("keys", "create", "--org", org, "--json").stdout))
     doomed, kept = ({"Authorization": f"Bearer {item['apiKey']}"} for item in created)
     assert anonymous.get("/v1/imports", headers=doomed).status_code == 200
