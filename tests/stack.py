@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 
 OLIAI = str(Path(sys.executable).with_name("oliai"))
 BANNER_END = "Ctrl-C stops everything"
@@ -181,3 +183,24 @@ def make_stack(data_dir: Path, extra_args: Sequence[str] = (), **env_overrides: 
         env=env,
         extra_args=tuple(extra_args),
     )
+
+
+def stack_child(stack: Stack, marker: str) -> psutil.Process:
+    """The `oliai up` child whose command line contains `marker` (e.g. "dagster-daemon")."""
+    assert stack.process is not None
+    for process in psutil.Process(stack.process.pid).children():
+        with contextlib.suppress(psutil.Error):
+            if marker in " ".join(process.cmdline()):
+                return process
+    raise AssertionError(f"no child of oliai up runs {marker!r}")
+
+
+@contextmanager
+def daemon_paused(stack: Stack) -> Iterator[None]:
+    """The daemon stopped (SIGSTOP): submitted runs stay QUEUED until the block ends."""
+    daemon = stack_child(stack, "dagster-daemon")
+    daemon.suspend()
+    try:
+        yield
+    finally:
+        daemon.resume()

@@ -19,7 +19,7 @@ from dagster import DagsterEventType, DagsterInstance
 from core.import_runs import newest_runs
 from orchestration.maintenance.reexecution import Skip, launch_reexecution, reexecutable
 from tests.integration.api_support import BULK, SEED_BODY
-from tests.stack import TERMINAL, Stack
+from tests.stack import TERMINAL, Stack, daemon_paused
 
 pytestmark = pytest.mark.integration
 
@@ -77,14 +77,20 @@ def landing_file(stack: Stack, org: str, import_id: str) -> Path:
 
 
 def failed_import(stack: Stack, instance: DagsterInstance, org: str, key: str) -> dict[str, Any]:
-    """A FAILED import made honestly: completed, its landing file moved away, re-executed as the
-    UI does; the new run fails saying the body is gone. The file is left in `<name>.moved`."""
-    item = completed_import(stack, key)
-    landed = landing_file(stack, org, item["id"])
-    shutil.move(landed, landed.with_suffix(".moved"))
-    with httpx.Client() as client:
-        run_id = launch_reexecution(client, stack.dagster_url, item["runId"])
-    failed = wait_for_run(stack, key, item["id"], run_id)
+    """A FAILED import made honestly: accepted and queued while the daemon is stopped, its
+    landing file moved away before its run starts; the run fails saying the body is gone (and
+    nothing was written, so the import stays FAILED). The file is left in `<name>.moved`."""
+    with daemon_paused(stack), stack.client(key) as client:
+        response = client.post(BULK, json=SEED_BODY)
+        assert response.status_code == 202, response.text
+        import_id = response.json()["importId"]
+        deadline = time.monotonic() + 60
+        while not (run_id := history(stack, key)[import_id]["runId"]):
+            assert time.monotonic() < deadline, "the import was never submitted"
+            time.sleep(0.1)
+        landed = landing_file(stack, org, import_id)
+        shutil.move(landed, landed.with_suffix(".moved"))
+    failed = wait_for_run(stack, key, import_id, run_id)
     assert failed["status"] == "FAILED", failed
     failures = instance.all_logs(run_id, of_type=DagsterEventType.STEP_FAILURE)
     assert [entry.step_key for entry in failures] == ["normalized_contacts"]

@@ -58,8 +58,9 @@ def warehouse(data_dir: Path) -> Path:
     now = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
     with open_warehouse(path) as con:
         con.execute(
-            "INSERT INTO contacts VALUES (?, ?, ?, ?, '{\"city\":\"Mumbai\"}', ?, ?, 'imp_1', "
-            "'imp_1')",
+            "INSERT INTO contacts (org_id, phone_number, name, language, metadata, created_at, "
+            "updated_at, created_import_id, updated_import_id) "
+            "VALUES (?, ?, ?, ?, '{\"city\":\"Mumbai\"}', ?, ?, 'imp_1', 'imp_1')",
             [*CONTACT.values(), now, now],
         )
     return path

@@ -30,6 +30,7 @@ from core.control_store import ControlStore
 from core.control_store.tables import webhook_events
 from orchestration import sensors
 from orchestration.maintenance.reexecution import launch_reexecution
+from orchestration.resources import Warehouse
 from orchestration.runtime.stack import SEED_EXAMPLE
 from orchestration.webhooks.delivery import JITTER, RETRY_SCHEDULE_S
 from tests.stack import TERMINAL, Stack, make_stack
@@ -712,6 +713,7 @@ def test_a_tick_claims_no_more_than_the_dispatcher_can_start(
         concurrency=2,
         watch_seconds=0.0,
     )
+    warehouse = Warehouse(path=str(tmp_path / "warehouse.duckdb"))
 
     def leased() -> int:
         with store.engine.connect() as conn:
@@ -734,7 +736,7 @@ def test_a_tick_claims_no_more_than_the_dispatcher_can_start(
 
         def tick() -> None:
             context = build_sensor_context(
-                instance=instance, resources={"webhook_delivery": delivery}
+                instance=instance, resources={"webhook_delivery": delivery, "warehouse": warehouse}
             )
             sensors.import_webhooks(context)
 
