@@ -28,6 +28,7 @@ from core.control_store import ControlStore
 from core.control_store.tables import webhook_events
 from orchestration import sensors
 from orchestration.maintenance.reexecution import launch_reexecution
+from orchestration.resources import Warehouse, WebhookDelivery
 from orchestration.runtime.stack import SEED_EXAMPLE
 from orchestration.webhooks.delivery import JITTER, RETRY_SCHEDULE_S
 from tests.stack import TERMINAL, Stack, make_stack
@@ -613,7 +614,7 @@ def test_a_tick_claims_no_more_than_the_dispatcher_can_start(
     store = ControlStore.from_url(url)
     secret = store.organizations.ensure("org")
     # One scan per tick (no watching): each tick() below is one claim of due events.
-    delivery = sensors.WebhookDelivery(
+    delivery = WebhookDelivery(
         control_store_url=url,
         allow_private=True,
         timeout_seconds=2.0,
@@ -642,7 +643,11 @@ def test_a_tick_claims_no_more_than_the_dispatcher_can_start(
 
         def tick() -> None:
             context = build_sensor_context(
-                instance=instance, resources={"webhook_delivery": delivery}
+                instance=instance,
+                resources={
+                    "webhook_delivery": delivery,
+                    "warehouse": Warehouse(path=str(tmp_path / "warehouse.duckdb")),
+                },
             )
             sensors.import_webhooks(context)
 
