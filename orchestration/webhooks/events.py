@@ -14,6 +14,7 @@ from datetime import datetime
 
 from core.contracts import tags
 from core.contracts.status import ImportStatus, import_outcome
+from core.contracts.status_view import status_fields
 from core.control_store import ControlStore
 from orchestration.webhooks.payloads import completed_payload
 
@@ -46,19 +47,7 @@ def enqueue_completed(store: ControlStore, run: EndedRun) -> Queued | None:
     if accepted is None or accepted.webhook_url is None:
         return None
     outcome = import_outcome(run.run_id, run.status, run.tags, accepted.total)
-    payload = completed_payload(
-        accepted.id,
-        {
-            "status": outcome.status.value,
-            "total": outcome.total,
-            "created": outcome.created,
-            "updated": outcome.updated,
-            "failed": outcome.failed,
-            "errorCount": outcome.error_count,
-            "completedAt": run.ended_at,
-            "runId": run.run_id,
-        },
-    )
+    payload = completed_payload(accepted.id, status_fields(outcome, run.ended_at), run.run_id)
     recorded = store.webhooks.enqueue(
         event_id=event_id(run.run_id),
         import_id=accepted.id,

@@ -15,6 +15,7 @@ import pytest
 
 from core.examples import SEED_EXAMPLE
 from orchestration.maintenance.reexecution import launch_reexecution
+from tests.integration.api_support import assert_timestamp
 from tests.receiver import WebhookReceiver
 from tests.stack import Stack, running_stack
 
@@ -69,7 +70,8 @@ def test_seed_example_completes_and_its_webhook_arrives_signed(
     assert receipt.body["importId"] == import_id
     assert receipt.body["status"] == "COMPLETED"
     assert receipt.body["created"] == 2
-    assert receipt.body["completedAt"] is not None
+    assert_timestamp(status["completedAt"])
+    assert receipt.body["completedAt"] == status["completedAt"]
 
 
 def test_messy_import_completes_with_errors_and_errors_download(journey: Stack) -> None:
@@ -93,6 +95,7 @@ def test_history_pages_newest_first(journey: Stack) -> None:
         first = client.get("/v1/imports", params={"page": 1, "limit": 1}).json()
         second = client.get("/v1/imports", params={"page": 2, "limit": 1}).json()
     assert first["total"] == second["total"] == 2
+    assert_timestamp(first["data"][0]["createdAt"])
     assert first["data"][0]["createdAt"] > second["data"][0]["createdAt"]
     assert first["data"][0]["status"] == "COMPLETED_WITH_ERRORS"
 
