@@ -22,11 +22,13 @@ from api.controllers.health import HealthController
 from api.controllers.imports import ImportsController
 from api.controllers.ui import UIController, root
 from api.dagster_gateway import DagsterGateway
+from api.openapi import TimestampSchema
 from api.problems import Problem, internal_error_handler, problem_details_plugin
 from api.services import ImportService
 from api.sign_in import SignInService
 from api.submitter import RunSubmitter
 from api.ui_auth import LoginThrottle, csrf_middleware, session_config, session_store
+from core.contracts.timestamps import Timestamp
 from core.control_store import ControlStore
 from core.settings import Settings
 
@@ -90,7 +92,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "sign_in_service": Provide(lambda: sign_in_service, sync_to_thread=False),
             "dagster_url": Provide(lambda: settings.resolved_dagster_url, sync_to_thread=False),
         },
-        plugins=[problem_details_plugin(settings.max_body_bytes)],
+        plugins=[problem_details_plugin(settings.max_body_bytes), TimestampSchema()],
+        # Every timestamp leaves as the API reference writes it (core/contracts/timestamps.py).
+        type_encoders={Timestamp: Timestamp.wire},
         exception_handlers={Exception: internal_error_handler},
         # Rate limit, then the UI's session, then CSRF (which may need to read the form).
         middleware=[

@@ -4,6 +4,7 @@ problems), so its schema is declared here."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from litestar.openapi import ResponseSpec
 from litestar.openapi.spec import (
@@ -17,8 +18,12 @@ from litestar.openapi.spec import (
     RequestBody,
     Schema,
 )
+from litestar.plugins import OpenAPISchemaPlugin
+from litestar.typing import FieldDefinition
 
 from api.schemas import MAX_CONTACTS, ProblemDocument, RowErrorList
+from core.contracts.timestamps import EXAMPLE as TIMESTAMP_EXAMPLE
+from core.contracts.timestamps import Timestamp
 from core.examples import SEED_EXAMPLE
 
 _STRING = Schema(type=OpenAPIType.STRING)
@@ -64,6 +69,20 @@ BULK_IMPORT_REQUEST = Schema(
     additional_properties=False,
     example=SEED_EXAMPLE,
 )
+
+
+class TimestampSchema(OpenAPISchemaPlugin):
+    """`Timestamp` is a datetime subclass (so msgspec hands it to our encoder, which writes
+    milliseconds and `Z`); Litestar knows only `datetime` itself, so say it is a date-time."""
+
+    @staticmethod
+    def is_plugin_supported_type(value: Any) -> bool:
+        return value is Timestamp
+
+    def to_openapi_schema(self, field_definition: FieldDefinition, schema_creator: Any) -> Schema:
+        return Schema(
+            type=OpenAPIType.STRING, format=OpenAPIFormat.DATE_TIME, examples=[TIMESTAMP_EXAMPLE]
+        )
 
 
 # Where a 202's `importId` leads (OpenAPI links: for clients and tools such as Schemathesis).

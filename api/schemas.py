@@ -3,7 +3,6 @@ client decodes too live in `client.schemas`."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 import msgspec
@@ -19,6 +18,7 @@ from client.schemas import (
     RowError,
     RowErrorList,
 )
+from core.contracts.timestamps import Timestamp, timestamp
 from core.control_store.webhooks import WebhookEventRecord
 
 __all__ = [
@@ -67,7 +67,7 @@ class Health(msgspec.Struct):
 
 class WebhookAttemptView(msgspec.Struct, rename="camel"):
     attempt: int
-    attempted_at: datetime
+    attempted_at: Timestamp
     outcome: str
     status_code: int | None
     error: str | None
@@ -79,8 +79,8 @@ class WebhookEventView(msgspec.Struct, rename="camel"):
     run_id: str
     url: str
     state: str
-    created_at: datetime
-    next_attempt_at: datetime | None
+    created_at: Timestamp
+    next_attempt_at: Timestamp | None
     attempts: list[WebhookAttemptView]
 
 
@@ -96,12 +96,12 @@ def webhook_event_view(event: WebhookEventRecord) -> WebhookEventView:
         run_id=event.run_id,
         url=event.url,
         state=event.state,
-        created_at=event.created_at,
-        next_attempt_at=event.next_attempt_at,
+        created_at=Timestamp.of(event.created_at),
+        next_attempt_at=timestamp(event.next_attempt_at),
         attempts=[
             WebhookAttemptView(
                 attempt=attempt.attempt,
-                attempted_at=attempt.attempted_at,
+                attempted_at=Timestamp.of(attempt.attempted_at),
                 outcome=attempt.outcome,
                 status_code=attempt.status_code,
                 error=attempt.error,

@@ -32,7 +32,9 @@ from api.schemas import (
 from api.submitter import RunSubmitter
 from api.validation import decode_bulk_request
 from core import landing, staging
-from core.contracts.status import TERMINAL, ImportStatus, import_outcome
+from core.contracts.status import ImportStatus, import_outcome
+from core.contracts.status_view import status_fields
+from core.contracts.timestamps import Timestamp
 from core.control_store import ControlStore
 from core.control_store.imports import IdempotencyConflict, ImportRecord
 from transforms import contacts_frame, normalize_contacts
@@ -196,7 +198,7 @@ def _summary(record: ImportRecord, run: RunView | None) -> ImportSummary:
     view = _status_view(record, run)
     return ImportSummary(
         **{field: getattr(view, field) for field in view.__struct_fields__},
-        created_at=record.created_at,
+        created_at=Timestamp.of(record.created_at),
         audience_id=record.audience_id,
         run_id=run.run_id if run else None,
     )
@@ -208,13 +210,5 @@ def _status_view(record: ImportRecord, run: RunView | None) -> ImportStatusView:
         if run
         else import_outcome(None, None, {}, record.total)
     )
-    return ImportStatusView(
-        id=record.id,
-        status=outcome.status.value,
-        total=outcome.total,
-        created=outcome.created,
-        updated=outcome.updated,
-        failed=outcome.failed,
-        error_count=outcome.error_count,
-        completed_at=run.end_time if run and outcome.status in TERMINAL else None,
-    )
+    fields = status_fields(outcome, run.end_time if run else None)
+    return ImportStatusView(id=record.id, **msgspec.structs.asdict(fields))

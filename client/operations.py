@@ -14,7 +14,7 @@ import httpx
 import msgspec
 
 from client.errors import ApiError, error_from_response
-from client.schemas import RowError
+from client.schemas import RowError, dec_hook
 
 BULK_PATH = "/v1/imports/api/bulk"
 T = TypeVar("T")
@@ -76,7 +76,7 @@ class Call(Generic[T]):
 
 
 def json_decoder(kind: type[T]) -> Callable[[httpx.Response], T]:
-    decoder = msgspec.json.Decoder(kind)
+    decoder = msgspec.json.Decoder(kind, dec_hook=dec_hook)
     return lambda response: decoder.decode(response.content)
 
 

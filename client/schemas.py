@@ -1,14 +1,33 @@
 """The API's response shapes (msgspec, camelCase on the wire): what the server encodes and the
-client decodes, defined once here so the client needs no server package."""
+client decodes, defined once here so the client needs no server package.
+
+Every timestamp is a `Timestamp` (`core.contracts.timestamps`): written `2026-03-10T10:05:00.000Z`
+and decoded with `dec_hook`, as `client.operations` does.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 import msgspec
 
+from core.contracts.timestamps import Timestamp, dec_hook
+
 MAX_CONTACTS = 10_000
+
+__all__ = [
+    "MAX_CONTACTS",
+    "DryRunReport",
+    "DryRunRow",
+    "ImportAccepted",
+    "ImportList",
+    "ImportStatusView",
+    "ImportSummary",
+    "RowError",
+    "RowErrorList",
+    "Timestamp",
+    "dec_hook",
+]
 
 
 class ImportAccepted(msgspec.Struct, rename="camel"):
@@ -25,11 +44,11 @@ class ImportStatusView(msgspec.Struct, rename="camel"):
     updated: int
     failed: int
     error_count: int
-    completed_at: datetime | None
+    completed_at: Timestamp | None
 
 
 class ImportSummary(ImportStatusView):
-    created_at: datetime
+    created_at: Timestamp
     audience_id: str | None
     run_id: str | None
 

@@ -9,8 +9,8 @@ from dagster import Definitions
 from core.settings import Settings
 from orchestration.assets import landed_batch, normalized_contacts, warehouse_tables
 from orchestration.jobs import import_contacts
-from orchestration.resources import ImportFiles, Warehouse
-from orchestration.sensors import WebhookDelivery, import_webhooks
+from orchestration.resources import ImportFiles, Warehouse, WebhookDelivery
+from orchestration.sensors import import_webhooks
 
 
 def _optional_path(path: Path | None) -> str | None:

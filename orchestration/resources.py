@@ -1,4 +1,8 @@
-"""Resources: where the import files and the warehouse live."""
+"""Resources: where the import files and the warehouse live, and how webhooks are delivered.
+
+Every `ConfigurableResource` of the code location is here, so `definitions.py` configures them
+from the settings in one place; the code behind them lives in its own package.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ from dagster import ConfigurableResource
 
 from orchestration.warehouse.reader import read_committed_counts
 from orchestration.warehouse.writer import ImportCounts, open_warehouse, pause_at_fault_point
+from orchestration.webhooks.dispatch import DeliveryPolicy
 
 
 class ImportFiles(ConfigurableResource):
@@ -50,3 +55,17 @@ class Warehouse(ConfigurableResource):
         """Runs right after each import's write committed, before the run records its counts."""
         if self.pause_after_commit is not None:
             pause_at_fault_point(Path(self.pause_after_commit))
+
+
+class WebhookDelivery(ConfigurableResource):
+    """Where webhook events are kept and how they are delivered (`orchestration/webhooks/`)."""
+
+    control_store_url: str
+    allow_private: bool = False
+    timeout_seconds: float = 10.0
+    concurrency: int = 16
+    # How long a tick keeps watching for runs that end (the daemon ticks about every 5 s).
+    watch_seconds: float = 4.0
+
+    def policy(self) -> DeliveryPolicy:
+        return DeliveryPolicy(self.allow_private, self.timeout_seconds, self.concurrency)

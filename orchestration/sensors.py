@@ -1,21 +1,23 @@
-"""`import_webhooks`: one signed `import.completed` event per ended import run.
+"""`import_webhooks`: finds the import runs that ended and hands them to `orchestration.webhooks`.
 
-It scans ended runs of the import job from a durable cursor (not a run-status sensor, which
-handles a few runs per tick and can skip on error), records one event per run in the control
-store (so a restarted daemon neither loses nor repeats one), hands due attempts to the
-background dispatcher, and logs the attempts that finished since the last tick. A tick repeats
-the scan every 0.25 s for `watch_seconds` (4 of the daemon's ~5 s between ticks), so a webhook
-leaves within about 0.25 s of its run's end.
+The sensor is the Dagster-facing part of the webhook path and nothing more: it scans ended runs
+of the import job from a durable cursor (not a run-status sensor, which handles a few runs per
+tick and can skip on error), records the committed counts on a run that died after its warehouse
+write, and passes each run on. From there the path reads straight through the package: `events`
+records one `import.completed` event per run, `dispatch` claims due attempts (`leases`) and
+delivers them in the background (`delivery`, `signing`, `ssrf`). Back here only the attempts that
+finished since the last tick are logged.
+
+A tick repeats the scan every 0.25 s for `watch_seconds` (4 of the daemon's ~5 s between
+ticks), so a webhook leaves within about 0.25 s of its run's end.
 """
 
 import json
 import time
-from concurrent.futures import Future, wait
+from concurrent.futures import wait
 from datetime import UTC, datetime, timedelta
 
-import msgspec
 from dagster import (
-    ConfigurableResource,
     DagsterRun,
     DagsterRunStatus,
     DefaultSensorStatus,
@@ -26,45 +28,17 @@ from dagster import (
 )
 
 from core.contracts import IMPORT_JOB, tags
-from core.contracts.status import import_outcome
-from core.control_store import ControlStore
-from orchestration.resources import Warehouse
-from orchestration.webhooks import AttemptResult
-from orchestration.webhooks.dispatch import DeliveryPolicy, control_store, dispatcher
+from orchestration.resources import Warehouse, WebhookDelivery
+from orchestration.webhooks.dispatch import control_store, dispatch_due
+from orchestration.webhooks.events import EndedRun, enqueue_completed
 
 ENDED = [DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED]
 # Runs that ended just before the cursor are scanned again; the store keeps one event per run.
 CURSOR_OVERLAP = timedelta(seconds=5)
 SCAN_LIMIT = 500
-DISPATCH_LIMIT = 200
-# A claimed event's lease outlasts its attempt (which starts at once: see free_slots).
-LEASE_MARGIN = timedelta(seconds=30)
 # Then wait this long for quick receivers, so their results show in this tick's log.
 TICK_WAIT_S = 0.5
 WATCH_EVERY_S = 0.25
-
-
-class WebhookDelivery(ConfigurableResource):
-    """Where webhook events are kept and how they are delivered."""
-
-    control_store_url: str
-    allow_private: bool = False
-    timeout_seconds: float = 10.0
-    concurrency: int = 16
-    # How long a tick keeps watching for runs that end (the daemon ticks about every 5 s).
-    watch_seconds: float = 4.0
-
-    def policy(self) -> DeliveryPolicy:
-        return DeliveryPolicy(self.allow_private, self.timeout_seconds, self.concurrency)
-
-    def lease(self) -> timedelta:
-        return timedelta(seconds=self.timeout_seconds) + LEASE_MARGIN
-
-
-def completed_payload(import_id: str, outcome_fields: dict[str, object]) -> str:
-    # msgspec encodes datetimes exactly as the API's status endpoint does.
-    payload = {"event": "import.completed", "importId": import_id, **outcome_fields}
-    return msgspec.json.encode(payload).decode()
 
 
 def _with_committed_counts(
@@ -87,13 +61,10 @@ def _with_committed_counts(
     return context.instance.get_run_by_id(run.run_id) or run
 
 
-def _record_ended_runs(
-    context: SensorEvaluationContext,
-    store: ControlStore,
-    warehouse: Warehouse,
-    cursor: dict[str, float],
-) -> None:
-    """Queue one event per ended import run with a webhook URL; moves `cursor` on."""
+def _ended_runs(
+    context: SensorEvaluationContext, warehouse: Warehouse, cursor: dict[str, float]
+) -> list[EndedRun]:
+    """Import runs that ended since the cursor (with a small overlap); moves `cursor` on."""
     updated_after = datetime.fromtimestamp(cursor["updated_after"], UTC) - CURSOR_OVERLAP
     records = context.instance.get_run_records(
         filters=RunsFilter(job_name=IMPORT_JOB, statuses=ENDED, updated_after=updated_after),
@@ -101,49 +72,14 @@ def _record_ended_runs(
         ascending=True,
         limit=SCAN_LIMIT,
     )
+    ended = []
     for record in records:
         run = _with_committed_counts(context, record.dagster_run, warehouse)
-        import_id = run.tags.get(tags.IMPORT_ID)
-        accepted = store.imports.get_import_by_id(import_id) if import_id else None
-        if accepted is None or accepted.webhook_url is None:
-            continue
-        outcome = import_outcome(run.run_id, run.status.value, run.tags, accepted.total)
         ended_at = datetime.fromtimestamp(record.end_time, UTC) if record.end_time else None
-        payload = completed_payload(
-            accepted.id,
-            {
-                "status": outcome.status.value,
-                "total": outcome.total,
-                "created": outcome.created,
-                "updated": outcome.updated,
-                "failed": outcome.failed,
-                "errorCount": outcome.error_count,
-                "completedAt": ended_at,
-                "runId": run.run_id,
-            },
-        )
-        if store.webhooks.enqueue(
-            event_id="msg_" + run.run_id.replace("-", ""),
-            import_id=accepted.id,
-            org_id=accepted.org_id,
-            run_id=run.run_id,
-            url=accepted.webhook_url,
-            payload=payload,
-        ):
-            context.log.info(f"{accepted.id}: import.completed ({outcome.status}) queued")
+        ended.append(EndedRun(run.run_id, run.status.value, run.tags, ended_at))
     if records:
         cursor["updated_after"] = max(r.update_timestamp for r in records).timestamp()
-
-
-def _dispatch_due(store: ControlStore, delivery: WebhookDelivery) -> list[Future[AttemptResult]]:
-    """Hand due attempts (first ones and retries) to the background dispatcher."""
-    pool = dispatcher(delivery.control_store_url, delivery.policy())
-    futures = []
-    for event in store.webhooks.claim_due(delivery.lease(), min(DISPATCH_LIMIT, pool.free_slots)):
-        secret = store.organizations.webhook_secret(event.org_id)
-        if secret is not None:
-            futures.append(pool.dispatch(event, secret))
-    return futures
+    return ended
 
 
 @sensor(
@@ -157,15 +93,20 @@ def _dispatch_due(store: ControlStore, delivery: WebhookDelivery) -> list[Future
 def import_webhooks(
     context: SensorEvaluationContext, webhook_delivery: WebhookDelivery, warehouse: Warehouse
 ) -> SensorResult:
-    store = control_store(webhook_delivery.control_store_url)
+    store_url = webhook_delivery.control_store_url
+    store = control_store(store_url)
+    policy = webhook_delivery.policy()
     cursor = json.loads(context.cursor) if context.cursor else {"updated_after": 0.0}
     # The daemon starts a tick about every 5 s. Watching for ended runs during most of it sends
     # a webhook within ~WATCH_EVERY_S of its run's end instead of 0-5 s later.
     watch_until = time.monotonic() + webhook_delivery.watch_seconds
     futures = []
     while True:
-        _record_ended_runs(context, store, warehouse, cursor)
-        futures += _dispatch_due(store, webhook_delivery)
+        for run in _ended_runs(context, warehouse, cursor):
+            queued = enqueue_completed(store, run)
+            if queued is not None:
+                context.log.info(f"{queued.import_id}: import.completed ({queued.status}) queued")
+        futures += dispatch_due(store_url, policy)
         if time.monotonic() >= watch_until:
             break
         time.sleep(WATCH_EVERY_S)

@@ -1,5 +1,7 @@
 """Runs webhook attempts on a background event loop, so a sensor tick never waits on a slow
-or dead receiver: the tick hands attempts over and returns; each attempt records itself."""
+or dead receiver: the tick hands due events over (`dispatch_due`) and returns; each attempt signs
+itself, records its result and schedules the next one.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +14,14 @@ from functools import cache
 from core.control_store import ControlStore
 from core.control_store.tables import utcnow
 from core.control_store.webhooks import WebhookEvent
-from orchestration.webhooks import AttemptResult, Outcome, deliver, new_client, next_retry_delay
+from orchestration.webhooks import leases
+from orchestration.webhooks.delivery import (
+    AttemptResult,
+    Outcome,
+    deliver,
+    new_client,
+    next_retry_delay,
+)
 from orchestration.webhooks.signing import signed_headers
 
 FINAL_STATES = {
@@ -57,8 +66,7 @@ class WebhookDispatcher:
 
     @property
     def free_slots(self) -> int:
-        """Attempts that would start at once: claim no more, or the rest would wait in line
-        behind slow receivers while their leases run out, and then be attempted twice."""
+        """Attempts that would start at once (see `leases`: claim no more)."""
         with self._lock:
             return self._policy.concurrency - self._in_flight
 
@@ -109,3 +117,15 @@ def control_store(url: str) -> ControlStore:
 @cache
 def dispatcher(url: str, policy: DeliveryPolicy) -> WebhookDispatcher:
     return WebhookDispatcher(control_store(url), policy)
+
+
+def dispatch_due(store_url: str, policy: DeliveryPolicy) -> list[Future[AttemptResult]]:
+    """Claim the due attempts (first ones and retries) and start them in the background."""
+    store = control_store(store_url)
+    pool = dispatcher(store_url, policy)
+    futures = []
+    for event in leases.claim_due(store, policy.timeout_s, pool.free_slots):
+        secret = store.organizations.webhook_secret(event.org_id)
+        if secret is not None:
+            futures.append(pool.dispatch(event, secret))
+    return futures

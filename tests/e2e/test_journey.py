@@ -21,6 +21,7 @@ import pytest
 
 from core.examples import SEED_EXAMPLE
 from orchestration.maintenance.reexecution import launch_reexecution
+from tests.integration.api_support import assert_timestamp
 from tests.receiver import Receipt, WebhookReceiver
 from tests.stack import Stack, running_stack
 
@@ -103,7 +104,8 @@ def test_seed_example_completes_and_its_webhook_arrives_signed(
     assert receipt.body["importId"] == imported.seed_id
     assert receipt.body["status"] == "COMPLETED"
     assert receipt.body["created"] == 2
-    assert receipt.body["completedAt"] is not None
+    assert_timestamp(status["completedAt"])
+    assert receipt.body["completedAt"] == status["completedAt"]
 
 
 def test_messy_import_completes_with_errors_and_errors_download(
@@ -138,6 +140,7 @@ def test_history_pages_newest_first(journey: Stack, imported: Imported) -> None:
         imported.messy_id,
         imported.seed_id,
     ]
+    assert_timestamp(first["data"][0]["createdAt"])
     assert first["data"][0]["createdAt"] > second["data"][0]["createdAt"]
     assert first["data"][0]["status"] == "COMPLETED_WITH_ERRORS"
 

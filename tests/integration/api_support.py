@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 from typing import Any
 
@@ -12,6 +13,8 @@ from tests.stack import Stack
 
 PROBLEM_JSON = "application/problem+json"
 BULK = "/v1/imports/api/bulk"
+# How every timestamp leaves the API and the webhook (api.md): UTC, milliseconds, Z.
+TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z")
 # The reference's example without its webhook: tests never call hosts outside 127.0.0.1.
 SEED_BODY: dict[str, Any] = {k: v for k, v in SEED_EXAMPLE.items() if k != "webhookUrl"}
 
@@ -35,6 +38,12 @@ MESSY_ERRORS = [
     (3, "phoneNumber", "required", None),
     (5, "language", "invalid_tag", "en_US"),
 ]
+
+
+def assert_timestamp(value: object) -> None:
+    """`value` is written exactly as api.md says: `2026-03-10T10:05:00.000Z`."""
+    assert isinstance(value, str), value
+    assert TIMESTAMP.fullmatch(value), value
 
 
 def fresh_org(stack: Stack, topic: str) -> str:

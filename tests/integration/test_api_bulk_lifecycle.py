@@ -21,6 +21,7 @@ from tests.integration.api_support import (
     MESSY_BODY,
     MESSY_COUNTS,
     SEED_BODY,
+    assert_timestamp,
     contacts,
     fresh_org,
 )
@@ -83,6 +84,7 @@ def observe_until_terminal(
 def assert_consistent(status: dict[str, Any]) -> None:
     assert status["total"] == status["created"] + status["updated"] + status["failed"]
     assert status["errorCount"] >= status["failed"]
+    assert_timestamp(status["completedAt"])
     assert datetime.fromisoformat(status["completedAt"]).tzinfo is not None
 
 
@@ -129,6 +131,7 @@ def test_seed_example_completes_with_two_created(submitted: Submitted) -> None:
     item = next(item for item in listed if item["id"] == submitted.id("seed"))
     assert item["audienceId"] == "aud_abc123"
     assert item["completedAt"] == final["completedAt"]
+    assert_timestamp(item["createdAt"])
     assert datetime.fromisoformat(item["createdAt"]) <= datetime.fromisoformat(final["completedAt"])
 
 

@@ -10,7 +10,13 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.integration.api_support import BULK, assert_problem, contacts, fresh_org
+from tests.integration.api_support import (
+    BULK,
+    assert_problem,
+    assert_timestamp,
+    contacts,
+    fresh_org,
+)
 from tests.stack import Stack
 
 pytestmark = pytest.mark.integration
@@ -63,6 +69,8 @@ def test_newest_first_with_total_and_defaults(history: History) -> None:
     assert (body["page"], body["limit"], body["total"]) == (1, 20, 3)
     assert [item["id"] for item in body["data"]] == history.ids[::-1]
     assert [item["total"] for item in body["data"]] == history.totals[::-1]
+    for item in body["data"]:
+        assert_timestamp(item["createdAt"])
     created = [datetime.fromisoformat(item["createdAt"]) for item in body["data"]]
     assert created == sorted(created, reverse=True)
     for n, item in zip(range(3, 0, -1), body["data"], strict=True):

@@ -27,7 +27,7 @@ from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
 from orchestration.maintenance.reexecution import launch_reexecution
-from tests.integration.api_support import MESSY_BODY, MESSY_COUNTS, contacts
+from tests.integration.api_support import MESSY_BODY, MESSY_COUNTS, assert_timestamp, contacts
 from tests.integration.claims_support import import_row, make_webhook_due
 from tests.stack import TERMINAL, Stack
 
@@ -319,6 +319,7 @@ def test_a_rotated_secret_signs_the_retries_of_events_created_before(
 
         event = wait_for("the first attempt to be recorded", waiting)
         assert (event["state"], attempts_of(event)) == ("pending", [(1, "retry", 503, "HTTP 503")])
+        assert_timestamp(event["nextAttemptAt"])
         due = datetime.fromisoformat(event["nextAttemptAt"].replace("Z", "+00:00"))
         assert due > datetime.now(UTC) + timedelta(minutes=50)
 

@@ -30,9 +30,10 @@ from core.control_store import ControlStore
 from core.control_store.tables import webhook_events
 from orchestration import sensors
 from orchestration.maintenance.reexecution import launch_reexecution
-from orchestration.resources import Warehouse
+from orchestration.resources import Warehouse, WebhookDelivery
 from orchestration.runtime.stack import SEED_EXAMPLE
 from orchestration.webhooks.delivery import JITTER, RETRY_SCHEDULE_S
+from tests.integration.api_support import assert_timestamp
 from tests.stack import TERMINAL, Stack, make_stack
 
 pytestmark = pytest.mark.integration
@@ -329,7 +330,7 @@ def assert_matches_status(payload: dict[str, Any], status: dict[str, Any]) -> No
     for name in ("status", "total", "created", "updated", "failed"):
         assert payload[name] == status[name], name
     assert payload["completedAt"] == status["completedAt"]
-    assert payload["completedAt"].endswith("Z")
+    assert_timestamp(payload["completedAt"])
 
 
 def dagster_graphql(stack: Stack, query: str, **variables: Any) -> dict[str, Any]:
@@ -415,7 +416,17 @@ def test_seed_example_gets_one_verified_import_completed(
     assert_matches_status(receipt.payload, status)
     assert receipt.at >= completed_at(status)  # sent once the run had ended
 
+    # Every timestamp exactly as api.md writes them (2026-03-10T10:05:00.000Z): the status, the
+    # history item, the webhook payload (the same string as the status) and its delivery record.
+    assert_timestamp(status["completedAt"])
+    listed = api_get(stack, key, "/v1/imports?limit=100")["data"]
+    (item,) = [item for item in listed if item["id"] == seed.import_id]
+    assert_timestamp(item["createdAt"])
+    assert item["completedAt"] == status["completedAt"] == receipt.payload["completedAt"]
+
     (event,) = final_deliveries(stack, key, seed.import_id)
+    assert_timestamp(event["createdAt"])
+    assert_timestamp(event["attempts"][0]["attemptedAt"])
     assert event["id"] == receipt.webhook_id
     assert event["runId"] == receipt.payload["runId"]
     assert event["url"] == seed.receiver.url
@@ -706,7 +717,7 @@ def test_a_tick_claims_no_more_than_the_dispatcher_can_start(
     store = ControlStore.from_url(url)
     secret = store.organizations.ensure("org")
     # One scan per tick (no watching): each tick() below is one claim of due events.
-    delivery = sensors.WebhookDelivery(
+    delivery = WebhookDelivery(
         control_store_url=url,
         allow_private=True,
         timeout_seconds=2.0,

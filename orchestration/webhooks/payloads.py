@@ -1,0 +1,26 @@
+"""The body of the `import.completed` event: the bytes that are signed and POSTed.
+
+Built once, when the event is recorded, and stored with it: every retry sends the same bytes.
+Its status and counts are the status endpoint's (`core.contracts.status_view`), written by the
+same encoder hook, so `completedAt` is the same string in both.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+from core.contracts.status_view import StatusFields
+from core.contracts.timestamps import enc_hook
+
+EVENT = "import.completed"
+
+
+def completed_payload(import_id: str, fields: StatusFields, run_id: str) -> str:
+    """`{"event", "importId", <the status endpoint's fields but id>, "runId"}`, in that order."""
+    payload = {
+        "event": EVENT,
+        "importId": import_id,
+        **msgspec.to_builtins(fields, enc_hook=enc_hook),
+        "runId": run_id,
+    }
+    return msgspec.json.encode(payload).decode()
