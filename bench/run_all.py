@@ -20,6 +20,7 @@ BENCHES = [
     ("pipeline.py", [], ["--quick"]),
     ("api.py", [], []),
     ("webhooks.py", [], ["--imports", "10"]),
+    ("webhooks.py", ["--hanging", "60", "--imports", "5"], ["--hanging", "60", "--imports", "3"]),
     ("end_to_end.py", [], ["--batches", "10", "--samples", "5"]),
     ("batch_import.py", [], ["--rows", "100000"]),
 ]

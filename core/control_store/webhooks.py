@@ -1,7 +1,9 @@
 """Webhook events (one `import.completed` per ended run) and every delivery attempt.
 
 The sensor records and claims events and the dispatcher records attempts; the API only reads
-them back (`deliveries`). Leases on events keep two ticks from attempting one event at once.
+them back (`deliveries`). Leases on events keep two ticks from attempting one event at once; which
+events a tick claims, and how many per organization, is the caller's policy
+(`orchestration/webhooks/leases.py`), built on `load_by_org` and `claim_due(org_id=...)`.
 """
 
 from __future__ import annotations
@@ -51,6 +53,17 @@ class WebhookEventRecord:
     attempts: list[WebhookAttempt]
 
 
+@dataclass(frozen=True)
+class OrgLoad:
+    """One organization's due events right now: how many are leased (being attempted) and how
+    many could be claimed, and since when the oldest of those has been due."""
+
+    org_id: str
+    leased: int
+    claimable: int
+    oldest_due: datetime | None  # None when nothing is claimable
+
+
 def _attempt(row: sa.Row[Any]) -> WebhookAttempt:
     attempted_at = as_utc(row.attempted_at)
     assert attempted_at is not None
@@ -97,19 +110,49 @@ class Webhooks:
             )
         return True
 
-    def claim_due(self, lease: timedelta, limit: int) -> list[WebhookEvent]:
-        """Events due for an attempt, leased so no other tick attempts them meanwhile."""
+    def load_by_org(self) -> list[OrgLoad]:
+        """Every organization with events due now (leased or claimable), in no order.
+
+        Leased events are due too (a claim does not move `next_attempt_at`), so this reads only
+        the due part of the index, however many retries are scheduled for later.
+        """
+        now = utcnow()
+        leased = sa.and_(
+            webhook_events.c.lease_until.is_not(None), webhook_events.c.lease_until >= now
+        )
+        query = (
+            sa.select(
+                webhook_events.c.org_id,
+                sa.func.count().filter(leased).label("leased"),
+                sa.func.count().filter(sa.not_(leased)).label("claimable"),
+                sa.func.min(webhook_events.c.next_attempt_at)
+                .filter(sa.not_(leased))
+                .label("oldest_due"),
+            )
+            .where(webhook_events.c.state == "pending", webhook_events.c.next_attempt_at <= now)
+            .group_by(webhook_events.c.org_id)
+        )
+        with self._engine.begin() as conn:
+            rows = conn.execute(query).all()
+        return [
+            OrgLoad(row.org_id, row.leased, row.claimable, as_utc(row.oldest_due)) for row in rows
+        ]
+
+    def claim_due(
+        self, lease: timedelta, limit: int, *, org_id: str | None = None
+    ) -> list[WebhookEvent]:
+        """Events due for an attempt (of `org_id` alone, if given), oldest due first, leased so
+        no other tick attempts them meanwhile."""
         now = utcnow()
         free = sa.or_(webhook_events.c.lease_until.is_(None), webhook_events.c.lease_until < now)
+        due = [webhook_events.c.state == "pending", webhook_events.c.next_attempt_at <= now, free]
+        if org_id is not None:
+            due.append(webhook_events.c.org_id == org_id)
         claimed = []
         with self._engine.begin() as conn:
             rows = conn.execute(
                 sa.select(webhook_events)
-                .where(
-                    webhook_events.c.state == "pending",
-                    webhook_events.c.next_attempt_at <= now,
-                    free,
-                )
+                .where(*due)
                 .order_by(webhook_events.c.next_attempt_at)
                 .limit(limit)
             ).all()

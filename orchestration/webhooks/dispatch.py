@@ -124,7 +124,13 @@ def dispatch_due(store_url: str, policy: DeliveryPolicy) -> list[Future[AttemptR
     store = control_store(store_url)
     pool = dispatcher(store_url, policy)
     futures = []
-    for event in leases.claim_due(store, policy.timeout_s, pool.free_slots):
+    claimed = leases.claim_due(
+        store,
+        timeout_s=policy.timeout_s,
+        concurrency=policy.concurrency,
+        free_slots=pool.free_slots,
+    )
+    for event in claimed:
         secret = store.organizations.webhook_secret(event.org_id)
         if secret is not None:
             futures.append(pool.dispatch(event, secret))

@@ -27,12 +27,13 @@ from standardwebhooks.webhooks import WebhookVerificationError
 
 from core.contracts import LOCATION_NAME
 from core.control_store import ControlStore
-from core.control_store.tables import webhook_events
+from core.control_store.tables import webhook_attempts, webhook_events
 from orchestration import sensors
 from orchestration.maintenance.reexecution import launch_reexecution
 from orchestration.resources import Warehouse, WebhookDelivery
 from orchestration.runtime.stack import SEED_EXAMPLE
 from orchestration.webhooks.delivery import JITTER, RETRY_SCHEDULE_S
+from orchestration.webhooks.leases import org_cap
 from tests.integration.api_support import assert_timestamp
 from tests.stack import TERMINAL, Stack, make_stack
 
@@ -176,6 +177,65 @@ class _ReceiverHandler(BaseHTTPRequestHandler):
                 self.send_header(name, value)
             self.send_header("Content-Length", "0")
             self.end_headers()
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+class Hanging(ThreadingHTTPServer):
+    """Reads and verifies every request and never answers: each stays open until its sender
+    gives up (closes the connection: recorded in `given_up`) or this receiver closes."""
+
+    daemon_threads = True
+
+    def __init__(self, secret: str) -> None:
+        super().__init__(("127.0.0.1", 0), _HangingHandler)
+        self.webhook = Webhook(secret)
+        self.held: list[str] = []  # webhook-ids, in arrival order
+        self.given_up: list[str] = []
+        self.unverified: list[str] = []
+        self.lock = threading.Lock()
+        self.closing = threading.Event()
+        self.thread = threading.Thread(target=self.serve_forever, daemon=True)
+        self.thread.start()
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}/{path}"
+
+    def snapshot(self) -> tuple[list[str], list[str]]:
+        """(requests received, requests whose sender gave up)."""
+        with self.lock:
+            assert not self.unverified, f"unverifiable webhook requests: {self.unverified}"
+            return list(self.held), list(self.given_up)
+
+    def close(self) -> None:
+        self.closing.set()
+        self.shutdown()
+        self.server_close()
+        self.thread.join()
+
+
+class _HangingHandler(BaseHTTPRequestHandler):
+    server: Hanging
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        headers = {name.lower(): value for name, value in self.headers.items()}
+        receiver = self.server
+        try:
+            receiver.webhook.verify(body, headers)
+        except WebhookVerificationError as exc:
+            with receiver.lock:
+                receiver.unverified.append(f"{exc}: {headers}")
+            return
+        with receiver.lock:
+            receiver.held.append(headers["webhook-id"])
+        while not receiver.closing.wait(0.05):
+            readable, _, _ = select.select([self.connection], [], [], 0)
+            if readable and not self.connection.recv(1, socket.MSG_PEEK):  # EOF: sender left
+                with receiver.lock:
+                    receiver.given_up.append(headers["webhook-id"])
+                return
 
     def log_message(self, format: str, *args: object) -> None:
         pass
@@ -764,4 +824,90 @@ def test_a_tick_claims_no_more_than_the_dispatcher_can_start(
         got = receipts(hanging, 4, timeout_s=30)
         assert len({receipt.webhook_id for receipt in got}) == 4
         assert leased() == 2
+    store.dispose()
+
+
+def test_hanging_receivers_of_one_organization_do_not_delay_another(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Organization A's 60 events go to receivers that never answer; B's one event, recorded
+    after all of them, is delivered while every request of A's is still open: A may hold only
+    its share of the 16 slots, so slots stay free for B (docs/webhooks.md, Fairness)."""
+    monkeypatch.setattr(sensors, "TICK_WAIT_S", 0.1)
+    url = f"sqlite:///{tmp_path / 'control.db'}"
+    store = ControlStore.from_url(url)
+    secrets = {org: store.organizations.ensure(org) for org in ("org-a", "org-b")}
+    # A timeout far beyond the test, so none of A's attempts can end before it does.
+    delivery = WebhookDelivery(
+        control_store_url=url,
+        allow_private=True,
+        timeout_seconds=600.0,
+        concurrency=16,
+        watch_seconds=0.0,
+    )
+    share = org_cap(delivery.concurrency)
+    assert share < delivery.concurrency
+
+    def enqueue(org: str, n: int, target: str) -> None:
+        store.webhooks.enqueue(
+            event_id=f"msg_{org}_{n}",
+            import_id=f"imp_{org}_{n}",
+            org_id=org,
+            run_id=f"run-{org}-{n}",
+            url=target,
+            payload=json.dumps({"org": org, "n": n}),
+        )
+
+    def attempts_recorded(org: str) -> int:
+        query = sa.select(sa.func.count()).select_from(webhook_attempts.join(webhook_events))
+        with store.engine.connect() as conn:
+            return int(conn.scalar(query.where(webhook_events.c.org_id == org)) or 0)
+
+    with (
+        contextlib.closing(Hanging(secrets["org-a"])) as hanging,
+        contextlib.closing(Receiver(secrets["org-b"])) as quick,
+        DagsterInstance.ephemeral() as instance,
+    ):
+
+        def tick() -> None:
+            context = build_sensor_context(
+                instance=instance,
+                resources={
+                    "webhook_delivery": delivery,
+                    "warehouse": Warehouse(path=str(tmp_path / "warehouse.duckdb")),
+                },
+            )
+            sensors.import_webhooks(context)
+
+        for n in range(60):
+            enqueue("org-a", n, hanging.url(f"hook/{n % 6}"))
+        tick()
+        held = wait_for(
+            f"{share} of A's requests held open",
+            lambda: got if len(got := hanging.snapshot()[0]) >= share else None,
+            10,
+        )
+        tick()  # slots are free, but A holds its share: none more goes to A
+        time.sleep(0.5)
+        assert hanging.snapshot() == (held, [])
+
+        enqueue("org-b", 0, quick.url)
+        tick()
+        (b_receipt,) = receipts(quick, 1, timeout_s=10)
+        assert b_receipt.webhook_id == "msg_org-b_0"
+        (b_event,) = wait_for(
+            "B's attempt to be recorded",
+            lambda: got if (got := store.webhooks.deliveries("imp_org-b_0"))[0].attempts else None,
+            10,
+        )
+        assert (b_event.state, [a.outcome for a in b_event.attempts]) == (
+            "delivered",
+            ["delivered"],
+        )
+
+        # Causality: A's requests were open before B's event existed, and after B's delivery was
+        # recorded none of them had ended: no sender gave up and no attempt of A's is recorded.
+        assert hanging.snapshot() == (held, [])
+        assert len(held) == share
+        assert attempts_recorded("org-a") == 0
     store.dispose()
