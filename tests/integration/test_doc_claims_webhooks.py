@@ -29,7 +29,7 @@ from standardwebhooks.webhooks import WebhookVerificationError
 from orchestration.maintenance.reexecution import launch_reexecution
 from tests.integration.api_support import MESSY_BODY, MESSY_COUNTS, assert_timestamp, contacts
 from tests.integration.claims_support import import_row, make_webhook_due
-from tests.stack import TERMINAL, Stack
+from tests.stack import TERMINAL, Stack, daemon_paused
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
@@ -222,15 +222,47 @@ def test_completed_with_errors_and_failed_imports_get_the_status_endpoints_count
     assert len(receiver.snapshot()) == 2  # one event each
 
 
-def test_a_run_that_fails_gets_a_failed_webhook_with_every_row_failed(
+def test_a_run_that_fails_before_writing_gets_a_failed_webhook_with_every_row_failed(
     stack: Stack, recorder_factory: Callable[..., Recorder]
 ) -> None:
-    """A re-execution after the request body left the landing zone fails at its first step
-    (operations.md): a FAILED import whose counts are not inherited from the first run."""
+    """A run whose request body left the landing zone before it started fails at its first step
+    (operations.md): nothing was written, so the import is FAILED with every row failed."""
     _, key, secret = new_org(stack, "wh-failure")
     receiver = recorder_factory()
     with stack.client(key) as client:
-        import_id = post(client, {"contacts": contacts(3, start=7100)}, receiver.url)
+        with daemon_paused(stack):  # queued, not started
+            import_id = post(client, {"contacts": contacts(3, start=7100)}, receiver.url)
+            wait_for(
+                "the import to be submitted",
+                lambda: run_id if (run_id := run_id_of(client, import_id)) != "None" else None,
+            )
+            record = import_row(stack, import_id)
+            assert record is not None
+            Path(record["landing_path"]).unlink()  # what `oliai prune` deletes
+        status = terminal(client, import_id)
+        assert {k: v for k, v in status.items() if k != "completedAt"} == {
+            "id": import_id,
+            "status": "FAILED",
+            "total": 3,
+            "created": 0,
+            "updated": 0,
+            "failed": 3,
+            "errorCount": 0,
+        }
+        (hit,) = hits(receiver, 1)
+        assert hit.payload == expected_payload(status, run_id_of(client, import_id))
+        assert hit.verifies_with(secret)
+
+
+def test_a_failed_re_run_of_a_committed_import_reports_what_was_committed(
+    stack: Stack, recorder_factory: Callable[..., Recorder]
+) -> None:
+    """What the warehouse committed is the truth (reliability.md): a re-execution that fails
+    (its body gone) leaves the import COMPLETED with its committed counts, and says so."""
+    _, key, secret = new_org(stack, "wh-refail")
+    receiver = recorder_factory()
+    with stack.client(key) as client:
+        import_id = post(client, {"contacts": contacts(3, start=7150)}, receiver.url)
         first_status = terminal(client, import_id)
         assert (first_status["status"], first_status["created"]) == ("COMPLETED", 3)
         (first,) = hits(receiver, 1)
@@ -239,7 +271,7 @@ def test_a_run_that_fails_gets_a_failed_webhook_with_every_row_failed(
 
         record = import_row(stack, import_id)
         assert record is not None
-        Path(record["landing_path"]).unlink()  # what `oliai prune` deletes
+        Path(record["landing_path"]).unlink()
         with httpx.Client() as dagster:
             child_run = launch_reexecution(dagster, stack.dagster_url, parent)
 
@@ -250,13 +282,7 @@ def test_a_run_that_fails_gets_a_failed_webhook_with_every_row_failed(
 
         status = wait_for("the re-executed run to end", new_run_ended)
         assert {k: v for k, v in status.items() if k != "completedAt"} == {
-            "id": import_id,
-            "status": "FAILED",
-            "total": 3,
-            "created": 0,
-            "updated": 0,
-            "failed": 3,
-            "errorCount": 0,
+            k: v for k, v in first_status.items() if k != "completedAt"
         }
         _, second = hits(receiver, 2)
         assert second.payload == expected_payload(status, child_run)
