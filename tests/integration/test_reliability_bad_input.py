@@ -77,10 +77,13 @@ def test_malformed_json_is_400(rejecting: httpx.Client, body: bytes) -> None:
 
 
 def test_json_in_utf16_is_400(rejecting: httpx.Client) -> None:
-    # JSON exchanged between systems is UTF-8 (RFC 8259 §8.1), whatever the charset says.
+    # JSON exchanged between systems is UTF-8 (RFC 8259 §8.1): a UTF-16 body is not JSON here,
+    # and a charset other than UTF-8 is refused before the body is read.
     body = json.dumps({"contacts": [{"name": "a", "phoneNumber": "+14155550100"}]})
-    response = post_raw(rejecting, body.encode("utf-16"), "application/json; charset=utf-16")
+    response = post_raw(rejecting, body.encode("utf-16"), "application/json")
     assert_problem(response, 400, "invalid-json")
+    response = post_raw(rejecting, body.encode("utf-16"), "application/json; charset=utf-16")
+    assert_problem(response, 415, "unsupported-media-type")
 
 
 def test_metadata_nested_past_the_limit_is_422(rejecting: httpx.Client) -> None:
