@@ -106,7 +106,9 @@ def plan_upsert(
             & _not_newer("existing_language_seq", sequence),
         )
         .with_columns(
-            is_new=~exists | pl.col("created_import_id").eq_missing(import_id) | pl.col("creates")
+            # A late import that becomes a contact's creator still counts it updated: the creator
+            # accepted after it already counted it created, once per organization.
+            is_new=~exists | pl.col("created_import_id").eq_missing(import_id)
         )
     )
     # One object over nothing stored is taken as it is, its keys all of this import's sequence
