@@ -160,7 +160,7 @@ def warehouse_tables(
             raise
         raise Failure(
             description=f"{config.import_id}: the warehouse file stayed locked by another process "
-            f"for {time.monotonic() - asked:.0f} s, so nothing was written. DuckDB admits one "
+            f"for {warehouse.lock_wait_seconds:.0f} s, so nothing was written. DuckDB admits one "
             "writer or readers, never both: an analyst's open connection or a long `oliai sql` "
             "query holds it. Close it, then `oliai reexecute --failed`."
         ) from exc
