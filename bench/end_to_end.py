@@ -1,7 +1,8 @@
 """End to end on the stack `oliai up` starts: POST → COMPLETED for 2 and 10k contacts, and
 sequential batches of 10k (1M contacts by default) with per-batch times and the run worker's
-peak RSS; beside the bare pipeline (orjson → Polars → phonenumbers → DuckDB) in one process on
-the same batches, measured in the same run.
+peak RSS; beside the bare pipeline (orjson → Polars → phonenumbers → `apply_import` on a lake) in
+one process on the same batches, measured in the same run on a private PostgreSQL server of its
+own (started after the stack stops, on 127.0.0.1, stopped at the end).
 
     .venv/bin/python bench/end_to_end.py [--batches 100] [--samples 10]
 """
@@ -22,6 +23,8 @@ import psutil
 
 sys.path[0] = str(Path(__file__).resolve().parents[1])  # run as a script from anywhere
 
+from bench.lake_server import lake_server  # noqa: E402
+from orchestration.warehouse.lake import LakeLocation  # noqa: E402
 from orchestration.warehouse.writer import ImportBatch, apply_import, open_warehouse  # noqa: E402
 from tests.stack import Stack, make_stack  # noqa: E402
 from transforms import contacts_frame, normalize_contacts  # noqa: E402
@@ -92,8 +95,9 @@ class RunWorkerRss:
                     continue
 
 
-def bare_pipeline(batches: int, warehouse: Path) -> list[float]:
-    """The same batches through the same transforms and upsert, in one process, no Dagster."""
+def bare_pipeline(batches: int, warehouse: LakeLocation) -> list[float]:
+    """The same batches through the same transforms and upsert, in one process, no Dagster: each
+    opens the lake, applies and closes, as each run does."""
     times = []
     for batch_no in range(batches):
         raw = orjson.dumps(batch_body(batch_no))
@@ -146,7 +150,8 @@ def main() -> None:
                 stack_total = time.perf_counter() - started
         finally:
             stack.stop()
-        bare = bare_pipeline(args.batches, Path(tmp) / "bare.duckdb")
+        with lake_server(Path(tmp) / "bare") as lakes:
+            bare = bare_pipeline(args.batches, lakes.fresh("bare"))
 
     contacts = args.batches * BATCH
     print(f"\nPOST → COMPLETED, median of {args.samples} (seconds)")

@@ -1,21 +1,23 @@
 """Where one import's time goes, and whether the warehouse slows down as it grows.
 
-1. One import of 10k contacts into a warehouse already holding 1M: each stage of the real job
-   (the functions its steps call, the staging files between them, the DuckDB write) beside a bare
+1. One import of 10k contacts into a lake already holding 1M: each stage of the real job (the
+   functions its steps call, the staging files between them, the lake write) beside a bare
    pipeline that does the least to get the same contacts in: orjson -> Polars -> phonenumbers on
-   distinct values -> DuckDB DELETE + INSERT. Medians of several runs, each on a fresh
-   copy of the 1M-row file.
-2. 100 sequential imports of 10k through `apply_import` into one warehouse (1M contacts at the
-   end): time per batch at batch 1, 10, 50 and 100.
-3. The upsert statement alone on the 1M-row table: DELETE + INSERT on the keyless table (what
-   `apply_import` runs since schema version 2) against the same with the version-1 primary key,
-   `INSERT ... ON CONFLICT` (needs the key) and MERGE INTO, each checked to leave exactly one row
-   per (org, phone) and the same rows as the others.
+   distinct values -> DELETE + INSERT on the lake. Medians of several runs, each on a fresh copy
+   of the 1M-row lake.
+2. 100 sequential imports of 10k through `apply_import` into one lake (1M contacts at the end):
+   time per batch at batch 1, 10, 50 and 100.
+3. The upsert statement alone on the 1M-row table: DELETE + INSERT on the lake (what
+   `apply_import` runs) beside its baseline, the same on the keyless DuckDB file the warehouse
+   was before the lake (schema versions 2-3), and on that file the same with the version-1
+   primary key, `INSERT ... ON CONFLICT` (needs the key) and MERGE INTO, each checked to leave
+   exactly one row per (org, phone) and the same rows as the others.
 
     .venv/bin/python bench/pipeline.py            # ~4 min on 2 cores (busy); --parts 13
     .venv/bin/python bench/pipeline.py --quick    # ~30 s: 100k seeded rows, 10 batches
 
-Everything is written under a temporary directory that is removed at the end.
+The lakes' catalogs are databases of a private PostgreSQL server the bench starts on 127.0.0.1
+and stops at the end; everything is written under a temporary directory removed at the end.
 """
 
 from __future__ import annotations
@@ -41,9 +43,13 @@ import polars as pl
 
 sys.path[0] = str(Path(__file__).resolve().parents[1])  # run as a script from anywhere
 
+from bench.lake_server import LakeServer, lake_server  # noqa: E402
 from core import staging  # noqa: E402
 from core.landing import land_request, read_landed_contacts  # noqa: E402
+from orchestration.warehouse import lake  # noqa: E402
+from orchestration.warehouse.lake import LakeLocation  # noqa: E402
 from orchestration.warehouse.writer import (  # noqa: E402
+    TABLES,
     ImportBatch,
     apply_import,
     open_warehouse,
@@ -112,19 +118,38 @@ def one_import_indexes(seeded: int, rng: random.Random) -> list[int]:
     return indexes
 
 
-def seed_warehouse(path: Path, rows: int) -> None:
+# The columns every variant writes (the sequence columns stay NULL: rows from before sequences).
+WRITTEN = (
+    "org_id, phone_number, name, language, metadata, created_at, updated_at, "
+    "created_import_id, updated_import_id"
+)
+
+
+def seed_file(path: Path, rows: int) -> None:
+    """A DuckDB file with the keyless contacts table (the warehouse before the lake)."""
     now = datetime.now(UTC)
-    with open_warehouse(path) as con:
+    with duckdb.connect(str(path)) as con:
+        con.execute(TABLES["contacts"])
         con.execute(
-            """INSERT INTO contacts
+            f"""INSERT INTO contacts ({WRITTEN})
                SELECT ?, '+91' || (? + i)::VARCHAR, 'Seed ' || i::VARCHAR,
                       CASE WHEN i % 3 = 0 THEN 'en-IN' END,
-                      ('{"seed":' || i::VARCHAR || ',"tier":"silver"}')::JSON,
+                      ('{{"seed":' || i::VARCHAR || ',"tier":"silver"}}')::JSON,
                       ?, ?, 'imp_seed', 'imp_seed'
                FROM range(?) t(i)""",
             [ORG, PHONE_BASE, now, now, rows],
         )
         con.execute("CHECKPOINT")
+
+
+def seed_lake(lakes: LakeServer, file: Path) -> LakeLocation:
+    """A lake holding the file's contacts, row for row."""
+    location = lakes.fresh("seed")
+    with open_warehouse(location) as con:
+        con.execute(f"ATTACH '{file}' AS seed_file (READ_ONLY)")
+        con.execute("INSERT INTO contacts SELECT * FROM seed_file.contacts")
+        con.execute("DETACH seed_file")
+    return location
 
 
 # --- timing ----------------------------------------------------------------------------------
@@ -154,7 +179,9 @@ def ms(seconds: float) -> str:
 # --- part 1: one import, stage by stage ------------------------------------------------------
 
 
-def real_pipeline(body: bytes, root: Path, warehouse: Path, import_id: str) -> dict[str, float]:
+def real_pipeline(
+    body: bytes, root: Path, warehouse: LakeLocation, import_id: str
+) -> dict[str, float]:
     """The job's work in its order: land, read, frame, normalize, stage, then the write step."""
     watch = Stopwatch()
     landed = land_request(root / "landing", ORG, import_id, body)
@@ -212,7 +239,9 @@ def e164(raw: str) -> str | None:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
-def bare_pipeline(body: bytes, root: Path, warehouse: Path, import_id: str) -> dict[str, float]:
+def bare_pipeline(
+    body: bytes, root: Path, warehouse: LakeLocation, import_id: str
+) -> dict[str, float]:
     """The least that gets the same contacts in: no error rows, no metadata merge."""
     watch = Stopwatch()
     landed = land_request(root / "landing", ORG, import_id, body)
@@ -243,7 +272,7 @@ def bare_pipeline(body: bytes, root: Path, warehouse: Path, import_id: str) -> d
         )
     now = datetime.now(UTC)
     with watch.lap("open warehouse"):
-        con = duckdb.connect(str(warehouse))
+        con = lake.connect(warehouse)
     with watch.lap("DELETE + INSERT + commit"):
         con.register("rows", rows)
         con.begin()
@@ -253,7 +282,7 @@ def bare_pipeline(body: bytes, root: Path, warehouse: Path, import_id: str) -> d
             [ORG],
         )
         con.execute(
-            """INSERT INTO contacts
+            f"""INSERT INTO contacts ({WRITTEN})
                SELECT ?, phone_number, name, language, metadata::JSON, ?, ?, ?, ?
                FROM rows""",
             [ORG, now, now, import_id, import_id],
@@ -265,16 +294,16 @@ def bare_pipeline(body: bytes, root: Path, warehouse: Path, import_id: str) -> d
     return watch.laps
 
 
-def part_one(scale: Scale, root: Path, seed_file: Path) -> None:
+def part_one(scale: Scale, root: Path, lakes: LakeServer, seed: LakeLocation) -> None:
     rng = random.Random(1)
     body = request_body(one_import_indexes(scale.seeded, rng), seed=2)
     real_runs, bare_runs = [], []
     for repeat in range(scale.repeats):
         for runner, runs in ((real_pipeline, real_runs), (bare_pipeline, bare_runs)):
-            work = root / f"one_{repeat}_{runner.__name__}"
-            shutil.copy(seed_file, work.with_suffix(".duckdb"))
-            runs.append(runner(body, work, work.with_suffix(".duckdb"), f"imp_one_{repeat}"))
-            work.with_suffix(".duckdb").unlink()
+            name = f"one_{repeat}_{runner.__name__}"
+            location = lakes.copy(seed, name)
+            runs.append(runner(body, root / name, location, f"imp_one_{repeat}"))
+            lakes.drop(location)
     real, bare = medians(real_runs), medians(bare_runs)
     print(
         f"\n1. One import of {BATCH:,} contacts into {scale.seeded:,} "
@@ -300,9 +329,9 @@ def side_by_side(
 # --- part 2: sequential batches ----------------------------------------------------------------
 
 
-def part_two(scale: Scale, root: Path) -> None:
+def part_two(scale: Scale, lakes: LakeServer) -> None:
     """Batch k brings BATCH contacts: 95% new, 5% seen in an earlier batch (updates)."""
-    path = root / "sequential.duckdb"
+    location = lakes.fresh("sequential")
     rng = random.Random(3)
     new_per_batch = BATCH * 95 // 100
     apply_times, write_times = [], []
@@ -315,13 +344,13 @@ def part_two(scale: Scale, root: Path) -> None:
         normalized = normalize_contacts(contacts_frame(contacts))
         batch = batch_of(f"imp_seq_{k:03d}", normalized.valid, normalized.errors)
         write_started = time.perf_counter()
-        with open_warehouse(path) as con:
+        with open_warehouse(location) as con:
             apply_started = time.perf_counter()
             apply_import(con, batch, datetime.now(UTC))
             apply_times.append(time.perf_counter() - apply_started)
         write_times.append(time.perf_counter() - write_started)
     elapsed = time.perf_counter() - started
-    with duckdb.connect(str(path), read_only=True) as con:
+    with lake.connect(location, read_only=True) as con:
         [(rows, distinct)] = con.sql(
             "SELECT count(*), count(DISTINCT (org_id, phone_number)) FROM contacts"
         ).fetchall()
@@ -353,62 +382,107 @@ def part_two(scale: Scale, root: Path) -> None:
 
 # --- part 3: upsert strategies -------------------------------------------------------------------
 
-INSERT_ON_CONFLICT = """
-INSERT INTO contacts
+INSERT_ON_CONFLICT = f"""
+INSERT INTO contacts ({WRITTEN})
 SELECT $org, phone_number, name, language, metadata::JSON, $now, $now, $imp, $imp FROM planned
 ON CONFLICT (org_id, phone_number) DO UPDATE SET
     name = excluded.name, language = excluded.language, metadata = excluded.metadata,
     updated_at = excluded.updated_at, updated_import_id = excluded.updated_import_id"""
 
-# As apply_import does it: `planned` carries created_at / created_import_id of existing rows.
+# As apply_import does it (`planned` carries created_at / created_import_id of existing rows),
+# except that apply_import deletes by rowid the rows it has just read (part 1 times that).
 DELETE_THEN_INSERT = [
     """DELETE FROM contacts
        WHERE org_id = $org AND phone_number IN (SELECT phone_number FROM planned)""",
-    """INSERT INTO contacts
+    f"""INSERT INTO contacts ({WRITTEN})
        SELECT $org, phone_number, name, language, metadata::JSON, coalesce(created_at, $now),
               $now, coalesce(created_import_id, $imp), $imp
        FROM planned""",
 ]
 
-MERGE = """
+MERGE = f"""
 MERGE INTO contacts c
 USING (SELECT * FROM planned) p
 ON c.org_id = $org AND c.phone_number = p.phone_number
 WHEN MATCHED THEN UPDATE SET
     name = p.name, language = p.language, metadata = p.metadata::JSON,
     updated_at = $now, updated_import_id = $imp
-WHEN NOT MATCHED THEN INSERT VALUES
+WHEN NOT MATCHED THEN INSERT ({WRITTEN}) VALUES
     ($org, p.phone_number, p.name, p.language, p.metadata::JSON, $now, $now, $imp, $imp)"""
+
+# Where a strategy runs, each time on a fresh copy of the same seeded rows.
+LAKE = "the lake"
+FILE = "the keyless DuckDB file"
+KEYED_FILE = "the DuckDB file with the version-1 PRIMARY KEY (org_id, phone_number)"
 
 
 @dataclass(frozen=True)
 class Strategy:
     statements: list[str]
-    keyed: bool  # on the version-1 table, with PRIMARY KEY (org_id, phone_number)
+    storage: str
 
 
+ON_LAKE = "DELETE + INSERT, lake (apply_import)"
+# The warehouse before the lake: the same-run baseline of the lake's row.
+ON_FILE = "DELETE + INSERT, keyless file (before)"
 STRATEGIES: dict[str, Strategy] = {
-    "DELETE + INSERT, no key (apply_import)": Strategy(DELETE_THEN_INSERT, keyed=False),
-    "DELETE + INSERT, primary key (v1)": Strategy(DELETE_THEN_INSERT, keyed=True),
-    "INSERT ... ON CONFLICT, primary key": Strategy([INSERT_ON_CONFLICT], keyed=True),
-    "MERGE INTO, no key": Strategy([MERGE], keyed=False),
+    ON_LAKE: Strategy(DELETE_THEN_INSERT, LAKE),
+    ON_FILE: Strategy(DELETE_THEN_INSERT, FILE),
+    "DELETE + INSERT, file, primary key (v1)": Strategy(DELETE_THEN_INSERT, KEYED_FILE),
+    "INSERT ... ON CONFLICT, file, primary key": Strategy([INSERT_ON_CONFLICT], KEYED_FILE),
+    "MERGE INTO, keyless file": Strategy([MERGE], FILE),
 }
 
 
-def run_strategy(path: Path, strategy: Strategy, planned: pl.DataFrame) -> dict[str, float]:
-    """Seconds for the statements, the commit and the close (DuckDB checkpoints at one of the
-    two, and the job closes the file straight after its write)."""
-    params = {"org": ORG, "now": datetime(2030, 1, 1, tzinfo=UTC), "imp": "imp_strategy"}
-    if strategy.keyed:
+@dataclass(frozen=True)
+class Seeds:
+    """The same contacts in a DuckDB file and in a lake."""
+
+    file: Path
+    lake: LakeLocation
+
+
+@dataclass(frozen=True)
+class Work:
+    """A fresh copy of the seeded contacts for one run: a lake, or a DuckDB file."""
+
+    location: LakeLocation | None = None
+    file: Path | None = None
+
+    def connect(self, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+        if self.location is not None:
+            return lake.connect(self.location, read_only=read_only)
+        return duckdb.connect(str(self.file), read_only=read_only)
+
+
+def fresh_copy(storage: str, name: str, seeds: Seeds, lakes: LakeServer) -> Work:
+    if storage == LAKE:
+        return Work(location=lakes.copy(seeds.lake, name))
+    path = seeds.file.with_name(f"{name}.duckdb")
+    shutil.copy(seeds.file, path)
+    if storage == KEYED_FILE:
         with duckdb.connect(str(path)) as con:
             con.execute("ALTER TABLE contacts ADD PRIMARY KEY (org_id, phone_number)")
-    statements = strategy.statements
-    con = duckdb.connect(str(path))
+    return Work(file=path)
+
+
+def remove(work: Work, lakes: LakeServer) -> None:
+    if work.location is not None:
+        lakes.drop(work.location)
+    if work.file is not None:
+        work.file.unlink()
+
+
+def run_strategy(work: Work, strategy: Strategy, planned: pl.DataFrame) -> dict[str, float]:
+    """Seconds for the statements, the commit and the close (DuckDB checkpoints a file at one of
+    the two, and the job closes its connection straight after its write)."""
+    params = {"org": ORG, "now": datetime(2030, 1, 1, tzinfo=UTC), "imp": "imp_strategy"}
+    con = work.connect()
     con.register("planned", planned)
     watch = Stopwatch()
     with watch.lap("statements"):
         con.begin()
-        for statement in statements:
+        for statement in strategy.statements:
             con.execute(statement, {k: v for k, v in params.items() if f"${k}" in statement})
     with watch.lap("commit"):
         con.commit()
@@ -418,9 +492,9 @@ def run_strategy(path: Path, strategy: Strategy, planned: pl.DataFrame) -> dict[
     return watch.laps
 
 
-def table_digest(path: Path) -> tuple[int, int, int]:
+def table_digest(work: Work) -> tuple[int, int, int]:
     """Rows, distinct (org, phone) and a hash of every column but the timestamps."""
-    with duckdb.connect(str(path), read_only=True) as con:
+    with work.connect(read_only=True) as con:
         [digest] = con.sql(
             """SELECT count(*), count(DISTINCT (org_id, phone_number)),
                       sum(hash(org_id, phone_number, name, language, metadata::VARCHAR,
@@ -430,11 +504,11 @@ def table_digest(path: Path) -> tuple[int, int, int]:
     return digest
 
 
-def part_three(scale: Scale, root: Path, seed_file: Path) -> None:
+def part_three(scale: Scale, seeds: Seeds, lakes: LakeServer) -> None:
     rng = random.Random(1)
     body = request_body(one_import_indexes(scale.seeded, rng), seed=2)
     normalized = normalize_contacts(contacts_frame(orjson.loads(body)["contacts"]))
-    with duckdb.connect(str(seed_file), read_only=True) as con:
+    with duckdb.connect(str(seeds.file), read_only=True) as con:
         batch = batch_of("imp_strategy", normalized.valid, normalized.errors)
         existing = read_existing(con, batch)
     plan = plan_upsert(batch.valid, existing, batch.import_id).rows
@@ -447,13 +521,12 @@ def part_three(scale: Scale, root: Path, seed_file: Path) -> None:
     digests: dict[str, tuple[int, int, int]] = {}
     for repeat in range(scale.repeats):
         for name, strategy in STRATEGIES.items():
-            work = root / f"strategy_{repeat}.duckdb"
-            shutil.copy(seed_file, work)
+            work = fresh_copy(strategy.storage, f"strategy_{repeat}", seeds, lakes)
             runs[name].append(run_strategy(work, strategy, planned))
             digest = table_digest(work)
             assert digest[0] == digest[1], f"{name}: two rows for one (org, phone)"
             assert digests.setdefault(name, digest) == digest
-            work.unlink()
+            remove(work, lakes)
     assert len(set(digests.values())) == 1, f"strategies disagree: {digests}"
     rows, distinct, _ = next(iter(digests.values()))
     print(
@@ -468,6 +541,11 @@ def part_three(scale: Scale, root: Path, seed_file: Path) -> None:
             f"{ms(median['close'])}{ms(median['total'])}   {fmt_all([t['total'] for t in timings])}"
         )
     print(f"   every strategy: {rows:,} rows, {distinct:,} distinct (org, phone), same contents")
+    on_lake, on_file = medians(runs[ON_LAKE]), medians(runs[ON_FILE])
+    print(
+        f"   lake / keyless file: commit {on_lake['commit'] / on_file['commit']:.2f}x, "
+        f"total {on_lake['total'] / on_file['total']:.2f}x"
+    )
     fastest = min(runs, key=lambda name: medians(runs[name])["total"])
     print(f"   fastest here: {fastest}")
 
@@ -489,18 +567,22 @@ def main() -> None:
         f"{phonenumbers.__version__}; seeded {scale.seeded:,}, batches {scale.batches}"
     )
     started = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="oliai-bench-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="oliai-bench-") as tmp, lake_server(Path(tmp)) as lakes:
         root = Path(tmp)
-        seed_file = root / "seed.duckdb"
         seed_started = time.perf_counter()
-        seed_warehouse(seed_file, scale.seeded)
-        print(f"seeded {scale.seeded:,} contacts in {time.perf_counter() - seed_started:.1f} s")
+        file = root / "seed.duckdb"
+        seed_file(file, scale.seeded)
+        seeds = Seeds(file=file, lake=seed_lake(lakes, file))
+        print(
+            f"seeded {scale.seeded:,} contacts in a DuckDB file and a lake in "
+            f"{time.perf_counter() - seed_started:.1f} s"
+        )
         if "1" in args.parts:
-            part_one(scale, root, seed_file)
+            part_one(scale, root, lakes, seeds.lake)
         if "3" in args.parts:
-            part_three(scale, root, seed_file)
+            part_three(scale, seeds, lakes)
         if "2" in args.parts:
-            part_two(scale, root)
+            part_two(scale, lakes)
     print(f"\ndone in {time.perf_counter() - started:.0f} s")
 
 

@@ -18,6 +18,7 @@ HERE = Path(__file__).resolve().parent
 BENCHES = [
     ("transforms.py", [], []),
     ("pipeline.py", [], ["--quick"]),
+    ("lake.py", [], ["--quick"]),
     ("api.py", [], []),
     ("webhooks.py", [], ["--imports", "10"]),
     ("webhooks.py", ["--hanging", "60", "--imports", "5"], ["--hanging", "60", "--imports", "3"]),

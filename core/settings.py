@@ -25,10 +25,22 @@ class Settings(BaseSettings):
     control_store_url: str | None = Field(
         default=None, description="SQLAlchemy URL; defaults to a SQLite file in the data dir."
     )
+    postgres_url: str | None = Field(
+        default=None,
+        description="An external PostgreSQL server for the lake's catalog; defaults to the "
+        "private server `oliai up` runs under the data dir. Never printed or logged.",
+    )
+    lake_data_path: str | None = Field(
+        default=None,
+        description="Where the lake's Parquet files live; defaults to <data dir>/warehouse/. "
+        "A path every host can reach when scaled.",
+    )
+    # Time travel reaches this far back; older snapshots are expired by the maintenance job.
+    lake_snapshot_retention_days: float = 30.0
+    # Files no snapshot needs are deleted once this old (a long reader may still scan them).
+    lake_file_grace_hours: float = 24.0
     max_body_bytes: int = 32 * MIB
     rate_limit_per_minute: int = 1200
-    # How long an import's write waits for the warehouse file while another process holds it.
-    warehouse_lock_wait_seconds: float = 120.0
     # A request whose body stalls this long between two parts is answered 408 and dropped.
     body_idle_timeout_seconds: float = 15.0
     webhook_allow_private: bool = False
@@ -66,7 +78,17 @@ class Settings(BaseSettings):
         return self.resolved_data_dir / "staging"
 
     @property
-    def warehouse_path(self) -> Path:
+    def postgres_dir(self) -> Path:
+        """The private PostgreSQL server's cluster, password and log."""
+        return self.resolved_data_dir / "postgres"
+
+    @property
+    def resolved_lake_data_path(self) -> str:
+        return self.lake_data_path or f"{self.resolved_data_dir / 'warehouse'}/"
+
+    @property
+    def legacy_warehouse_path(self) -> Path:
+        """The single-file warehouse of earlier versions, moved into the lake at start."""
         return self.resolved_data_dir / "warehouse.duckdb"
 
     @property

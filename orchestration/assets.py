@@ -4,14 +4,14 @@ One run per import: every materialization carries the import id and its counts a
 the asset catalogue doubles as an import log.
 """
 
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-import duckdb
 import polars as pl
 from dagster import (
+    AssetCheckResult,
+    AssetCheckSpec,
     AssetExecutionContext,
     AssetSpec,
     Config,
@@ -24,8 +24,11 @@ from dagster import (
 from core import staging
 from core.contracts import tags
 from core.landing import read_landed_contacts
+from core.private_postgres import NoPostgres
 from orchestration.resources import ImportFiles, Warehouse
-from orchestration.warehouse.writer import ImportBatch, apply_import, is_lock_conflict
+from orchestration.warehouse.catalog_metadata import describe_tables
+from orchestration.warehouse.checks import CHECKS, violations
+from orchestration.warehouse.writer import ImportBatch, apply_import
 from transforms import contacts_frame, normalize_contacts
 
 GROUP = "contacts_import"
@@ -114,10 +117,14 @@ WAREHOUSE_TABLES = {
             name,
             deps=[normalized_contacts],
             group_name=GROUP,
-            kinds={"duckdb"},
+            kinds={"duckdb", "ducklake"},
             description=description,
         )
         for name, description in WAREHOUSE_TABLES.items()
+    ],
+    check_specs=[
+        AssetCheckSpec(check.name, asset=check.table, description=check.description)
+        for check in CHECKS
     ],
 )
 def warehouse_tables(
@@ -125,8 +132,9 @@ def warehouse_tables(
     config: ImportConfig,
     import_files: ImportFiles,
     warehouse: Warehouse,
-) -> Iterator[MaterializeResult]:
-    """Applies one import to the DuckDB warehouse in a single transaction, one writer at a time."""
+) -> Iterator[MaterializeResult | AssetCheckResult]:
+    """Applies one import to the lake as one snapshot (one import of an organization at a time,
+    organizations in parallel)."""
     valid = pl.read_parquet(staging.valid_contacts_path(import_files.root, config.import_id))
     errors = pl.read_parquet(staging.row_errors_path(import_files.root, config.import_id))
     failed = errors.select(pl.col("row_index").n_unique()).item() if errors.height else 0
@@ -141,34 +149,40 @@ def warehouse_tables(
         failed=failed,
         sequence=config.sequence,
     )
-    asked = time.monotonic()
     try:
         with warehouse.connect() as con:
-            # Both lines are logged while this run holds the file: the window other writers stay
-            # out of. A long wait means another run was writing.
-            context.log.info(
-                f"{config.import_id}: writing the warehouse "
-                f"(waited {time.monotonic() - asked:.2f} s)"
-            )
-            counts = apply_import(
+            applied = apply_import(
                 con, batch, datetime.now(UTC), before_commit=warehouse.before_commit
             )
-            context.log.info(f"{config.import_id}: warehouse written {counts.as_dict()}")
-        warehouse.after_commit()
-    except duckdb.IOException as exc:
-        if not is_lock_conflict(exc):
-            raise
-        raise Failure(
-            description=f"{config.import_id}: the warehouse file stayed locked by another process "
-            f"for {warehouse.lock_wait_seconds:.0f} s, so nothing was written. DuckDB admits one "
-            "writer or readers, never both: an analyst's open connection or a long `oliai sql` "
-            "query holds it. Close it, then `oliai reexecute --failed`."
-        ) from exc
+            tables = describe_tables(con, WAREHOUSE_TABLES)
+            broken = violations(con, config.org_id)
+    except NoPostgres as exc:
+        raise Failure(description=f"{config.import_id}: nothing was written. {exc}") from exc
+    counts = applied.counts
+    context.log.info(
+        f"{config.import_id}: warehouse written {counts.as_dict()} "
+        f"(lake snapshot {applied.snapshot_id})"
+    )
+    warehouse.after_commit()
     context.instance.add_run_tags(
         context.run.run_id, tags.count_tags(context.run.run_id, counts.as_dict())
     )
-    for name in WAREHOUSE_TABLES:
+    for name, table in tables.items():
         yield MaterializeResult(
             asset_key=name,
-            metadata={"import_id": config.import_id, "org_id": config.org_id, **counts.as_dict()},
+            metadata={
+                "import_id": config.import_id,
+                "org_id": config.org_id,
+                **counts.as_dict(),
+                "snapshot_id": applied.snapshot_id,
+                "dagster/row_count": table.row_count,
+                "dagster/column_schema": table.column_schema,
+            },
+        )
+    for check, count in broken.items():
+        yield AssetCheckResult(
+            asset_key=check.table,
+            check_name=check.name,
+            passed=count == 0,
+            metadata={"org_id": config.org_id, "violations": count},
         )

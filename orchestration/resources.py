@@ -13,6 +13,8 @@ from pathlib import Path
 import duckdb
 from dagster import ConfigurableResource
 
+from core import private_postgres
+from orchestration.warehouse.lake import LakeLocation
 from orchestration.warehouse.reader import read_committed_counts
 from orchestration.warehouse.writer import ImportCounts, open_warehouse, pause_at_fault_point
 from orchestration.webhooks.dispatch import DeliveryPolicy
@@ -29,22 +31,32 @@ class ImportFiles(ConfigurableResource):
 
 
 class Warehouse(ConfigurableResource):
-    """The DuckDB warehouse file. Open it only for the write and close it straight after."""
+    """The lake: its catalog on PostgreSQL (an external server's URL, or the private server
+    under `postgres_dir`), its Parquet files under `data_path`."""
 
-    path: str
-    lock_wait_seconds: float = 120.0
+    postgres_url: str | None = None
+    postgres_dir: str
+    data_path: str
+    snapshot_retention_days: float = 30.0
+    file_grace_hours: float = 24.0
     # Test only: Settings.fault_pause_in_write and fault_pause_after_commit.
     pause_in_write: str | None = None
     pause_after_commit: str | None = None
 
+    def location(self) -> LakeLocation:
+        return LakeLocation(
+            private_postgres.resolve_url(self.postgres_url, Path(self.postgres_dir)),
+            self.data_path,
+        )
+
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        with open_warehouse(Path(self.path), wait_s=self.lock_wait_seconds) as con:
+        with open_warehouse(self.location()) as con:
             yield con
 
-    def committed_counts(self, import_id: str, wait_s: float = 30.0) -> ImportCounts | None:
+    def committed_counts(self, import_id: str) -> ImportCounts | None:
         """Read-only: what the import's committed write recorded, if it committed."""
-        return read_committed_counts(Path(self.path), import_id, wait_s=wait_s)
+        return read_committed_counts(self.location(), import_id)
 
     def before_commit(self, con: duckdb.DuckDBPyConnection) -> None:
         """Runs inside each import's write transaction, after its rows, before COMMIT."""

@@ -2,10 +2,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from hypothesis import settings
 
+from core.settings import Settings
+from tests.lake import fresh_database, postgres_server
 from tests.stack import Stack, running_stack
 
 # No per-example deadline: on a busy 2-core machine one slow example is load, not a bug.
@@ -19,3 +22,16 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """One stack for the session, started exactly as `oliai up` starts it."""
     with running_stack(tmp_path_factory.mktemp("stack") / "data") as running:
         yield running
+
+
+@pytest.fixture(scope="session")
+def postgres_admin_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One private PostgreSQL server for the session's in-process tests."""
+    with postgres_server(tmp_path_factory.mktemp("postgres") / "postgres") as url:
+        yield url
+
+
+@pytest.fixture
+def lake_settings(tmp_path: Path, postgres_admin_url: str) -> Settings:
+    """Settings with their own data directory and their own database for the lake's catalog."""
+    return Settings(data_dir=tmp_path / "data", postgres_url=fresh_database(postgres_admin_url))

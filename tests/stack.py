@@ -71,6 +71,20 @@ class Stack:
             check=False,
         )
 
+    def query(self, sql: str) -> list[dict[str, Any]]:
+        """Rows of a read-only query on the stack's lake, as `oliai sql` runs it."""
+        from core import private_postgres
+        from core.settings import Settings
+        from orchestration.warehouse.lake import LakeLocation
+        from orchestration.warehouse.reader import query_warehouse
+
+        settings = Settings(data_dir=self.data_dir)
+        url = private_postgres.resolve_url(
+            self.env.get("OLIAI_POSTGRES_URL"), settings.postgres_dir
+        )
+        location = LakeLocation(url, settings.resolved_lake_data_path)
+        return query_warehouse(location, sql).to_dicts()
+
     def new_org_key(self, org: str) -> str:
         """A key of `org`, which is created if new (`--create-org`)."""
         result = self.oliai("keys", "create", "--org", org, "--create-org", "--json")

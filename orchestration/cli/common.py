@@ -4,14 +4,19 @@ stores."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
 from core.contracts.org_ids import InvalidOrgId, valid_org_id
 from core.control_store import ControlStore
 from core.settings import Settings
+
+if TYPE_CHECKING:
+    from orchestration.warehouse.lake import LakeLocation
 
 DataDir = Annotated[
     Path | None,
@@ -73,3 +78,17 @@ def require_instance(settings: Settings) -> None:
 
 def echo_json(value: Any) -> None:
     typer.echo(json.dumps(value, default=str, indent=2))
+
+
+@contextmanager
+def lake_location(settings: Settings) -> Iterator[LakeLocation]:
+    """Where the lake is; with the private server down (the stack stopped), one started for the
+    command and stopped after it."""
+    from core import private_postgres
+    from orchestration.warehouse.lake import LakeLocation
+
+    if settings.postgres_url:
+        yield LakeLocation(settings.postgres_url, settings.resolved_lake_data_path)
+        return
+    with private_postgres.serving(settings.postgres_dir) as url:
+        yield LakeLocation(url, settings.resolved_lake_data_path)

@@ -7,33 +7,43 @@ from typing import Annotated
 
 import typer
 
-from orchestration.cli.common import AsJson, DataDir, load_settings
+from core.settings import Settings
+from orchestration.cli.common import AsJson, DataDir, lake_location, load_settings
 
 
 def sql(
-    query: Annotated[str, typer.Argument(help="A SQL query on the warehouse.")],
+    query: Annotated[str | None, typer.Argument(help="A SQL query on the warehouse.")] = None,
     as_json: AsJson = False,
     data_dir: DataDir = None,
-    wait: Annotated[float, typer.Option(help="Seconds to wait while a run writes.")] = 30.0,
+    print_attach: Annotated[
+        bool,
+        typer.Option(
+            "--print-attach",
+            help="Print the SQL that opens the lake read-only from a notebook or the DuckDB "
+            "CLI (it holds the catalog's password), instead of running a query.",
+        ),
+    ] = False,
 ) -> None:
-    """Query the DuckDB warehouse read-only (waits politely while an import writes)."""
+    """Query the warehouse read-only, on one snapshot (imports keep landing meanwhile)."""
     import duckdb
 
-    from orchestration.warehouse.reader import WarehouseBusy, query_warehouse
+    from orchestration.warehouse.reader import NoWarehouse, query_warehouse
 
     settings = load_settings(data_dir)
+    if print_attach:
+        _print_attach(settings)
+        return
+    if query is None:
+        typer.echo("Give a query (or --print-attach).", err=True)
+        raise typer.Exit(2)
     try:
-        frame = query_warehouse(settings.warehouse_path, query, wait_s=wait)
-    except WarehouseBusy as exc:
+        with lake_location(settings) as location:
+            frame = query_warehouse(location, query)
+    except NoWarehouse as exc:
         typer.echo(str(exc), err=True)
-        raise typer.Exit(2) from None
+        raise typer.Exit(1) from None
     except duckdb.Error as exc:
         typer.echo(f"Query failed: {exc}", err=True)
-        raise typer.Exit(1) from None
-    except FileNotFoundError:
-        typer.echo(
-            f"No warehouse yet at {settings.warehouse_path}: import something first.", err=True
-        )
         raise typer.Exit(1) from None
     if as_json:
         typer.echo(json.dumps(frame.to_dicts(), default=str))
@@ -42,3 +52,17 @@ def sql(
 
         with pl.Config(tbl_rows=50, tbl_cols=20, fmt_str_lengths=60):
             typer.echo(frame)
+
+
+def _print_attach(settings: Settings) -> None:
+    from core import private_postgres
+    from orchestration.warehouse.lake import LakeLocation, setup_statements
+
+    try:
+        url = private_postgres.resolve_url(settings.postgres_url, settings.postgres_dir)
+    except private_postgres.NoPostgres as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from None
+    location = LakeLocation(url, settings.resolved_lake_data_path)
+    for statement in setup_statements(location, read_only=True):
+        typer.echo(f"{statement};")

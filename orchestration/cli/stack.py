@@ -26,6 +26,15 @@ def up(
         str | None,
         typer.Option("--host", help="Bind address (env: OLIAI_HOST; default: 127.0.0.1)."),
     ] = None,
+    postgres_url: Annotated[
+        str | None,
+        typer.Option(
+            "--postgres-url",
+            help="An external PostgreSQL for the lake's catalog, postgresql://user:pass@host/db "
+            "(env: OLIAI_POSTGRES_URL; default: a private server under the data dir).",
+            show_default=False,
+        ),
+    ] = None,
     webhook_allow_private: Annotated[
         bool | None,
         typer.Option(
@@ -43,6 +52,7 @@ def up(
         api_port=api_port,
         dagster_port=dagster_port,
         host=host,
+        postgres_url=postgres_url,
         webhook_allow_private=webhook_allow_private,
     )
     if "webhook_allow_private" not in settings.model_fields_set:

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import yaml
 
+from core.contracts import tags
+
 
 def instance_config(max_concurrent_runs: int = 8) -> dict[str, object]:
     return {
@@ -20,10 +22,16 @@ def instance_config(max_concurrent_runs: int = 8) -> dict[str, object]:
                 "dequeue_num_workers": 4,
             },
         },
-        # No op pool on the warehouse step: with SQLite storage Dagster 1.13 can lose a pool
-        # wake-up and park a step for minutes (seen: 135 s). DuckDB's file lock, which
-        # `open_warehouse` waits on with backoff, is the one-writer mutex (docs/architecture.md).
-        "concurrency": {"runs": {"max_concurrent_runs": max_concurrent_runs}},
+        # One run per organization at a time, the rest queued first in first out: an
+        # organization's imports reach the lake in acceptance order, organizations in parallel.
+        "concurrency": {
+            "runs": {
+                "max_concurrent_runs": max_concurrent_runs,
+                "tag_concurrency_limits": [
+                    {"key": tags.ORG_ID, "value": {"applyLimitPerUniqueValue": True}, "limit": 1}
+                ],
+            }
+        },
         # A run worker killed mid-import ends as FAILURE instead of hanging in STARTED.
         "run_monitoring": {
             "enabled": True,

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import grpc
 import httpx
@@ -24,14 +25,18 @@ import yaml
 from grpc_health.v1.health_pb2 import HealthCheckRequest, HealthCheckResponse
 from grpc_health.v1.health_pb2_grpc import HealthStub
 
+from core import private_postgres
 from core.contracts import LOCATION_NAME
 from core.control_store import ControlStore
 from core.examples import SEED_EXAMPLE
 from core.settings import Settings
 from orchestration.runtime.instance import fail_interrupted_runs, prepare_instance
+from orchestration.warehouse.lake import LakeLocation
+from orchestration.warehouse.migration import prepare_warehouse
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CODE_SERVER = "code-server"
+POSTGRES = "postgres"
 API_APP_FACTORY = "api.asgi:create_asgi_app"  # uvicorn imports the server by name: no import here
 # uvicorn's HTTP/1.1 protocol, answering unparsable requests with a problem document.
 API_HTTP_PROTOCOL = "api.server_protocol:ProblemH11Protocol"
@@ -50,6 +55,9 @@ class Child:
     process: subprocess.Popen[bytes]
 
     def stop(self) -> None:
+        if self.name == POSTGRES:
+            private_postgres.stop(self.process)
+            return
         """SIGTERM the child's process group, then SIGKILL what is still there."""
         if self.process.poll() is None:
             _signal_group(self.process.pid, signal.SIGTERM)
@@ -80,6 +88,10 @@ def child_environment(settings: Settings) -> dict[str, str]:
             "PYTHONUNBUFFERED": "1",
         }
     )
+    if settings.postgres_url:
+        env["OLIAI_POSTGRES_URL"] = settings.postgres_url
+    if settings.lake_data_path:
+        env["OLIAI_LAKE_DATA_PATH"] = settings.lake_data_path
     return env
 
 
@@ -274,6 +286,44 @@ Ctrl-C stops everything.
 """
 
 
+def start_postgres(settings: Settings) -> list[Child]:
+    """The private PostgreSQL server as a child (none with an external server), and the lake
+    ready on it: its tables, and a single-file warehouse of an earlier release moved in."""
+    started: list[Child] = []
+    if settings.postgres_url:
+        url = settings.postgres_url
+        print(f"Lake catalog: external PostgreSQL {_without_password(url)}", flush=True)
+    else:
+        server = private_postgres.PrivatePostgres(settings.postgres_dir)
+        try:
+            process, url = server.start()
+        except private_postgres.PostgresStartFailed as exc:
+            raise StartFailed(str(exc)) from None
+        started.append(Child(POSTGRES, process))
+        print(
+            f"Lake catalog: private PostgreSQL {_without_password(url)} "
+            f"(pid {process.pid}, under {settings.postgres_dir})",
+            flush=True,
+        )
+    try:
+        moved = prepare_warehouse(
+            LakeLocation(url, settings.resolved_lake_data_path), settings.legacy_warehouse_path
+        )
+    except Exception as exc:
+        for child in started:
+            child.stop()
+        raise StartFailed(f"the warehouse could not be prepared: {exc}") from None
+    if moved:
+        print(moved, flush=True)
+    return started
+
+
+def _without_password(url: str) -> str:
+    parts = urlsplit(url)
+    host = f"{parts.hostname}:{parts.port}" if parts.port else str(parts.hostname)
+    return f"{host}{parts.path}"
+
+
 def run_stack(settings: Settings) -> int:
     data_dir = settings.resolved_data_dir
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -297,16 +347,20 @@ def run_stack(settings: Settings) -> int:
 
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
-    print(f"Starting Dagster and the API under {data_dir} ...", flush=True)
+    print(f"Starting PostgreSQL, Dagster and the API under {data_dir} ...", flush=True)
+    postgres: list[Child] = []
     # A Unix socket path must stay under ~100 bytes, which a data directory may not.
     with tempfile.TemporaryDirectory(prefix="oliai-") as sockets:
         try:
+            postgres = start_postgres(settings)
             children = start_children(
                 settings, data_dir / "logs", Path(sockets) / "code.sock", lambda: stopping
             )
-            return _supervise(settings, children, credentials, lambda: stopping)
+            return _supervise(settings, postgres + children, credentials, lambda: stopping)
         except StartFailed as failure:
             print(f"Start failed: {failure}. See {data_dir / 'logs'}.", file=sys.stderr, flush=True)
+            for child in postgres:
+                child.stop()
             return 1
 
 

@@ -1,42 +1,63 @@
-"""Read-only SQL on the warehouse for analysts (`oliai sql`)."""
+"""Read-only SQL on the lake: `oliai sql`, and the committed counts the sensor needs.
+
+A read-only connection sees one snapshot per transaction and never blocks, nor is blocked by,
+the imports writing meanwhile.
+"""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import duckdb
 import polars as pl
 
-from orchestration.warehouse.writer import ImportCounts, committed_counts, connect
+from orchestration.warehouse import lake
+from orchestration.warehouse.lake import LakeLocation
+from orchestration.warehouse.writer import ImportCounts, committed_counts
 
 
-class WarehouseBusy(Exception):
-    pass
+class NoWarehouse(Exception):
+    """The lake has no tables yet: nothing was imported and the stack never started."""
 
 
-def query_warehouse(path: Path, query: str, *, wait_s: float) -> pl.DataFrame:
-    """Run one query on a read-only connection held only for that query, so runs can write
-    right after. Raises WarehouseBusy if an import kept the file locked for `wait_s`."""
-    if not path.exists():
-        raise FileNotFoundError(path)
+NO_TABLES = "The warehouse has no tables yet: start the stack or import something."
+
+
+def _connect_reader(location: LakeLocation) -> duckdb.DuckDBPyConnection:
     try:
-        con = connect(path, read_only=True, wait_s=wait_s)
-    except duckdb.IOException as exc:
-        raise WarehouseBusy(
-            f"The warehouse is busy (an import is writing) and stayed locked for {wait_s:.0f} s; "
-            "retry in a moment."
-        ) from exc
+        con = lake.connect(location, read_only=True)
+    except duckdb.InvalidInputException as exc:
+        if "does not exist" in str(exc):  # no catalog yet: read-only cannot create one
+            raise NoWarehouse(NO_TABLES) from None
+        raise
+    found = con.execute(
+        "SELECT count(*) FROM duckdb_tables() "
+        "WHERE database_name = current_database() AND table_name = 'imports'"
+    ).fetchall()
+    if found == [(0,)]:
+        con.close()
+        raise NoWarehouse(NO_TABLES)
+    return con
+
+
+def query_warehouse(location: LakeLocation, query: str) -> pl.DataFrame:
+    """One query, as an analyst's: on a read-only lake, with no other file reachable (no ATTACH,
+    COPY or read_csv of paths outside the lake's files) and the configuration locked."""
+    con = _connect_reader(location)
     try:
+        if "://" not in location.data_path:
+            con.execute("SET allowed_directories = ?", [[location.data_path]])
+            con.execute("SET enable_external_access = false")
+            con.execute("SET lock_configuration = true")
         return con.sql(query).pl()
     finally:
         con.close()
 
 
-def read_committed_counts(path: Path, import_id: str, *, wait_s: float) -> ImportCounts | None:
+def read_committed_counts(location: LakeLocation, import_id: str) -> ImportCounts | None:
     """The counts of the import's committed write, or None if it never committed."""
-    if not path.exists():
+    try:
+        con = _connect_reader(location)
+    except NoWarehouse:
         return None
-    con = connect(path, read_only=True, wait_s=wait_s)
     try:
         return committed_counts(con, import_id)
     finally:

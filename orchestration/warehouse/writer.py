@@ -1,7 +1,7 @@
-"""The DuckDB warehouse: schema, and applying one import in one transaction.
+"""The warehouse on the lake: its schema, and applying one import as one snapshot.
 
-Only runs write here, one at a time (each waits for DuckDB's file lock with backoff), and the
-connection is held just for the write so analysts can read between imports.
+Runs write here, one import of an organization at a time and organizations in parallel; readers
+see snapshots and never wait. A commit that conflicts with another organization's is retried.
 """
 
 from __future__ import annotations
@@ -19,13 +19,16 @@ import polars as pl
 from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_random_exponential
 
 from core.contracts.status import status_from_counts
+from orchestration.warehouse import lake
+from orchestration.warehouse.lake import LakeLocation
 from transforms import plan_upsert
 
-SCHEMA_VERSION = 3
+# Of the lake. The single-file warehouse before it had versions 1-3 (`legacy.py` moves one in).
+SCHEMA_VERSION = 1
 
-# contacts and audience_members have no primary key since version 2: DuckDB checks one with an
-# ART index whose upkeep was 0.4 s of each 10k import at 1M contacts (and grew with the table).
-# `apply_import` keeps them unique by construction, under the file lock (see there).
+# DuckLake tables have no keys or indexes: `apply_import` keeps contacts and audience_members
+# unique per organization by construction, one import of an organization at a time (the run
+# queue's per-organization limit; docs/architecture.md).
 TABLES = {
     "contacts": """CREATE TABLE contacts (
         org_id VARCHAR NOT NULL,
@@ -51,7 +54,7 @@ TABLES = {
         import_id VARCHAR NOT NULL
     )""",
     "imports": """CREATE TABLE imports (
-        import_id VARCHAR PRIMARY KEY,
+        import_id VARCHAR NOT NULL,
         org_id VARCHAR NOT NULL,
         run_id VARCHAR NOT NULL,
         status VARCHAR NOT NULL,
@@ -73,21 +76,16 @@ TABLES = {
         message VARCHAR NOT NULL,
         value VARCHAR
     )""",
+    "schema_version": "CREATE TABLE schema_version (version INTEGER NOT NULL)",
+    # The single-file warehouses moved in (legacy.py), so a move is done once.
+    "legacy_migrations": """CREATE TABLE legacy_migrations (
+        source VARCHAR NOT NULL,
+        migrated_at TIMESTAMPTZ NOT NULL
+    )""",
 }
-INDEXES = ["CREATE INDEX import_errors_import ON import_errors (import_id)"]
-# The tables each version redefined: an older file gets them rebuilt, rows copied.
-REBUILT_IN = {2: ("contacts", "audience_members")}
-# The columns each version added (null in older rows: values written before sequences existed).
-ADDED_IN = {
-    3: [
-        "ALTER TABLE contacts ADD COLUMN name_seq BIGINT",
-        "ALTER TABLE contacts ADD COLUMN language_seq BIGINT",
-        "ALTER TABLE contacts ADD COLUMN metadata_seq JSON",
-        "ALTER TABLE contacts ADD COLUMN metadata_base_seq BIGINT",
-        "ALTER TABLE contacts ADD COLUMN created_seq BIGINT",
-        "ALTER TABLE imports ADD COLUMN sequence BIGINT",
-    ]
-}
+# How long a write retries commits that conflict with another organization's (DuckLake
+# detects conflicts per table: two imports that both replace contacts cannot both commit).
+CONFLICT_RETRY_S = 300.0
 
 
 @dataclass(frozen=True)
@@ -124,80 +122,54 @@ class ImportBatch:
     sequence: int = 0
 
 
-def _file_version(con: duckdb.DuckDBPyConnection) -> int:
-    """The schema version of the open file; 0 for a new file."""
-    # fetchall, not fetchone: DuckDB 2 refuses con.sql()/register() while a result is unfinished.
-    rows = con.execute("SELECT max(version) FROM schema_version").fetchall()
-    if rows[0][0] is not None:
-        return int(rows[0][0])
-    # Version 1 wrote its row right after creating the tables: a file may have them without it.
-    tables = con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'contacts'"
-    ).fetchall()
-    return 1 if tables == [(1,)] else 0
+def is_commit_conflict(exc: BaseException) -> bool:
+    return isinstance(exc, duckdb.TransactionException) and "conflict" in str(exc).lower()
 
 
-def _rebuild(con: duckdb.DuckDBPyConnection, table: str) -> None:
-    """The table as the current version defines it, with the rows (and columns) it had."""
-    con.execute(f"ALTER TABLE {table} RENAME TO {table}_previous")
-    con.execute(TABLES[table])
-    columns = ", ".join(
-        column[0] for column in con.execute(f"SELECT * FROM {table}_previous LIMIT 0").description
+def retrying_conflicts() -> Retrying:
+    """Retries a whole transaction that lost a commit race, with jittered backoff."""
+    return Retrying(
+        retry=retry_if_exception(is_commit_conflict),
+        wait=wait_random_exponential(multiplier=0.02, max=1.0),
+        stop=stop_after_delay(CONFLICT_RETRY_S),
+        reraise=True,
     )
-    con.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {table}_previous")
-    con.execute(f"DROP TABLE {table}_previous")
+
+
+def _lake_version(con: duckdb.DuckDBPyConnection) -> int:
+    """The lake's schema version; 0 for a new lake."""
+    found = con.execute(
+        "SELECT count(*) FROM duckdb_tables() "
+        "WHERE database_name = current_database() AND table_name = 'schema_version'"
+    ).fetchall()
+    if found == [(0,)]:
+        return 0
+    rows = con.execute("SELECT max(version) FROM schema_version").fetchall()
+    return int(rows[0][0] or 0)
 
 
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
-    """Create the tables in a new file, or migrate an older one, in one transaction."""
-    con.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-    version = _file_version(con)
-    if version == SCHEMA_VERSION:
-        return
-    con.begin()
-    try:
-        if version == 0:
-            for statement in [*TABLES.values(), *INDEXES]:
-                con.execute(statement)
-        else:
-            rebuilt: set[str] = set()
-            for target in range(version + 1, SCHEMA_VERSION + 1):
-                for table in REBUILT_IN.get(target, ()):
-                    # A rebuild creates the newest definition, later versions' columns included.
-                    _rebuild(con, table)
-                    rebuilt.add(table)
-                for statement in ADDED_IN.get(target, ()):
-                    if statement.split()[2] not in rebuilt:
-                        con.execute(statement)
-        con.execute("DELETE FROM schema_version")
-        con.execute("INSERT INTO schema_version VALUES (?)", [SCHEMA_VERSION])
-        con.commit()
-    except BaseException:
-        con.rollback()
-        raise
-
-
-def is_lock_conflict(exc: BaseException) -> bool:
-    return isinstance(exc, duckdb.IOException) and "lock" in str(exc).lower()
-
-
-def connect(path: Path, *, read_only: bool, wait_s: float) -> duckdb.DuckDBPyConnection:
-    """Open the file, retrying while another process holds it: a run writing, or an analyst's
-    `oliai sql` reading (DuckDB allows one writer or many readers, never both)."""
-    retrying = Retrying(
-        retry=retry_if_exception(is_lock_conflict),
-        wait=wait_random_exponential(multiplier=0.05, max=1.0),
-        stop=stop_after_delay(wait_s),
-        reraise=True,
-    )
-    return retrying(duckdb.connect, str(path), read_only=read_only)
+    """Create the lake's tables once, in one transaction (a concurrent creator's commit wins and
+    this one retries into finding them)."""
+    for attempt in retrying_conflicts():
+        with attempt:
+            version = _lake_version(con)
+            if version == SCHEMA_VERSION:
+                return
+            if version != 0:
+                raise RuntimeError(
+                    f"The lake's schema is version {version}; this release knows {SCHEMA_VERSION}."
+                )
+            with lake.transaction(con):
+                for statement in TABLES.values():
+                    con.execute(statement)
+                con.execute("INSERT INTO schema_version VALUES (?)", [SCHEMA_VERSION])
 
 
 @contextmanager
-def open_warehouse(path: Path, wait_s: float = 120.0) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A writable connection with the schema in place, closed on exit."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    con = connect(path, read_only=False, wait_s=wait_s)
+def open_warehouse(location: LakeLocation) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A writable connection to the lake with the schema in place, closed on exit."""
+    con = lake.connect(location)
     try:
         ensure_schema(con)
         yield con
@@ -257,111 +229,151 @@ def pause_at_fault_point(marker: Path) -> None:
         time.sleep(0.1)
 
 
+@dataclass(frozen=True)
+class AppliedImport:
+    counts: ImportCounts
+    # The lake snapshot the import's write committed (None if it committed long ago and that
+    # snapshot has since expired).
+    snapshot_id: int | None
+
+
+def import_snapshot(con: duckdb.DuckDBPyConnection, import_id: str) -> int | None:
+    """The snapshot an import's write committed: its commit message is the import id."""
+    rows = con.execute(
+        f"SELECT max(snapshot_id) FROM {lake.ALIAS}.snapshots() WHERE commit_message = ?",
+        [import_id],
+    ).fetchall()
+    return None if rows[0][0] is None else int(rows[0][0])
+
+
 def apply_import(
     con: duckdb.DuckDBPyConnection,
     batch: ImportBatch,
     now: datetime,
     *,
     before_commit: BeforeCommit | None = None,
-) -> ImportCounts:
-    """Upsert the batch's contacts, audience memberships, errors and import row atomically.
+) -> AppliedImport:
+    """Upsert the batch's contacts, audience memberships, errors and import row atomically: one
+    lake snapshot, whose author is the organization and whose commit message is the import id.
 
     An import whose write already committed is not applied again: its recorded counts are
     returned and nothing changes, so re-running it (after a crash past the commit, or from the
     Dagster UI) cannot put its values back over newer ones. Otherwise values merge by acceptance
     sequence (transforms.upsert), so an import applied late never overwrites a newer one.
+    A commit that conflicts with another organization's is retried from the start.
     `before_commit` runs inside the transaction after every write: if it raises, everything is
     rolled back.
     """
-    con.begin()
+    for attempt in retrying_conflicts():
+        with attempt:
+            counts, committed_before = _apply_once(con, batch, now, before_commit)
+    if committed_before:
+        return AppliedImport(counts, import_snapshot(con, batch.import_id))
+    rows = con.execute(f"FROM {lake.ALIAS}.last_committed_snapshot()").fetchall()
+    return AppliedImport(counts, int(rows[0][0]))
+
+
+def _apply_once(
+    con: duckdb.DuckDBPyConnection,
+    batch: ImportBatch,
+    now: datetime,
+    before_commit: BeforeCommit | None,
+) -> tuple[ImportCounts, bool]:
+    """One attempt: the import's counts, and whether it had committed before (then they are the
+    recorded ones and nothing was written)."""
     try:
-        recorded = committed_counts(con, batch.import_id)
-        if recorded is not None:
-            con.rollback()
-            return recorded
-        existing = read_existing(con, batch)
-        plan = plan_upsert(batch.valid, existing, batch.import_id, batch.sequence)
-        # Replace the batch's contacts (DELETE + INSERT) rather than INSERT ... ON CONFLICT DO
-        # UPDATE: DuckDB rewrites every row group an in-place update touched at the next
-        # checkpoint (~1 s per import at 1M contacts, growing with the table), while a delete
-        # only marks rows. Existing contacts keep when and by which import they were created.
-        # One row per (org, phone) without a primary key: `planned` has one row per phone
-        # (plan_upsert groups by it), every row of those phones is deleted first, and this is
-        # the only writer (DuckDB's file lock; one connection per run). plan_upsert refuses an
-        # organization's rows if a phone has two, so a violation could not pass unseen.
-        con.register(
-            "planned",
-            plan.rows.join(
-                existing.select("phone_number", "created_at", "created_import_id"),
-                on="phone_number",
-                how="left",
-            ),
-        )
-        con.register("replaced", existing.select("contact_rowid"))
-        con.execute("DELETE FROM contacts WHERE rowid IN (SELECT contact_rowid FROM replaced)")
-        con.execute(
-            """INSERT INTO contacts
-               SELECT $org_id, phone_number, name, language, metadata::JSON,
-                      CASE WHEN creates THEN $now ELSE coalesce(created_at, $now) END, $now,
-                      CASE WHEN creates THEN $import_id
-                           ELSE coalesce(created_import_id, $import_id) END,
-                      $import_id, name_seq, language_seq, metadata_seq::JSON, metadata_base_seq,
-                      created_seq
-               FROM planned""",
-            {"org_id": batch.org_id, "now": now, "import_id": batch.import_id},
-        )
-        if batch.audience_id is not None:
-            con.execute(
-                """INSERT INTO audience_members
-                   SELECT $org_id, $audience_id, phone_number, $now, $import_id FROM planned
-                   WHERE phone_number NOT IN (
-                       SELECT phone_number FROM audience_members
-                       WHERE org_id = $org_id AND audience_id = $audience_id)""",
-                {
-                    "org_id": batch.org_id,
-                    "audience_id": batch.audience_id,
-                    "now": now,
-                    "import_id": batch.import_id,
-                },
-            )
-        con.execute("DELETE FROM import_errors WHERE import_id = ?", [batch.import_id])
-        con.register("row_errors", batch.errors)
-        con.execute(
-            """INSERT INTO import_errors
-               SELECT ?, ?, row_index, field, code, message, value FROM row_errors""",
-            [batch.import_id, batch.org_id],
-        )
-        counts = ImportCounts(
-            total=batch.total,
-            created=plan.created,
-            updated=plan.updated,
-            failed=batch.failed,
-            error_count=batch.errors.height,
-        )
-        con.execute(
-            """INSERT INTO imports VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-            [
-                batch.import_id,
-                batch.org_id,
-                batch.run_id,
-                status_from_counts(counts.total, counts.failed).value,
-                counts.total,
-                counts.created,
-                counts.updated,
-                counts.failed,
-                counts.error_count,
-                batch.audience_id,
-                now,
-                batch.sequence,
-            ],
-        )
-        if before_commit is not None:
-            before_commit(con)
-        con.commit()
-    except BaseException:
-        con.rollback()
-        raise
+        with lake.transaction(con):
+            return _write(con, batch, now, before_commit)
     finally:
         for view in ("planned", "replaced", "row_errors"):
             con.unregister(view)
-    return counts
+
+
+def _write(
+    con: duckdb.DuckDBPyConnection,
+    batch: ImportBatch,
+    now: datetime,
+    before_commit: BeforeCommit | None,
+) -> tuple[ImportCounts, bool]:
+    recorded = committed_counts(con, batch.import_id)
+    if recorded is not None:
+        return recorded, True  # the transaction only read: committing it writes no snapshot
+    existing = read_existing(con, batch)
+    plan = plan_upsert(batch.valid, existing, batch.import_id, batch.sequence)
+    # Replace the batch's contacts (DELETE + INSERT; a lake UPDATE is the same, a delete file
+    # plus new rows). Existing contacts keep when and by which import they were created.
+    # One row per (org, phone) without a primary key: `planned` has one row per phone
+    # (plan_upsert groups by it), every row of those phones is deleted first, and this is
+    # the organization's only writer (the run queue's limit; a duplicate run of the same
+    # import conflicts at commit and then finds it committed). plan_upsert refuses an
+    # organization's rows if a phone has two, so a violation could not pass unseen.
+    con.register(
+        "planned",
+        plan.rows.join(
+            existing.select("phone_number", "created_at", "created_import_id"),
+            on="phone_number",
+            how="left",
+        ),
+    )
+    con.register("replaced", existing.select("contact_rowid"))
+    con.execute("DELETE FROM contacts WHERE rowid IN (SELECT contact_rowid FROM replaced)")
+    con.execute(
+        """INSERT INTO contacts
+           SELECT $org_id, phone_number, name, language, metadata::JSON,
+                  CASE WHEN creates THEN $now ELSE coalesce(created_at, $now) END, $now,
+                  CASE WHEN creates THEN $import_id
+                       ELSE coalesce(created_import_id, $import_id) END,
+                  $import_id, name_seq, language_seq, metadata_seq::JSON, metadata_base_seq,
+                  created_seq
+           FROM planned""",
+        {"org_id": batch.org_id, "now": now, "import_id": batch.import_id},
+    )
+    if batch.audience_id is not None:
+        con.execute(
+            """INSERT INTO audience_members
+               SELECT $org_id, $audience_id, phone_number, $now, $import_id FROM planned
+               WHERE phone_number NOT IN (
+                   SELECT phone_number FROM audience_members
+                   WHERE org_id = $org_id AND audience_id = $audience_id)""",
+            {
+                "org_id": batch.org_id,
+                "audience_id": batch.audience_id,
+                "now": now,
+                "import_id": batch.import_id,
+            },
+        )
+    con.execute("DELETE FROM import_errors WHERE import_id = ?", [batch.import_id])
+    con.register("row_errors", batch.errors)
+    con.execute(
+        """INSERT INTO import_errors
+           SELECT ?, ?, row_index, field, code, message, value FROM row_errors""",
+        [batch.import_id, batch.org_id],
+    )
+    counts = ImportCounts(
+        total=batch.total,
+        created=plan.created,
+        updated=plan.updated,
+        failed=batch.failed,
+        error_count=batch.errors.height,
+    )
+    con.execute(
+        """INSERT INTO imports VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+        [
+            batch.import_id,
+            batch.org_id,
+            batch.run_id,
+            status_from_counts(counts.total, counts.failed).value,
+            counts.total,
+            counts.created,
+            counts.updated,
+            counts.failed,
+            counts.error_count,
+            batch.audience_id,
+            now,
+            batch.sequence,
+        ],
+    )
+    con.execute(f"CALL {lake.ALIAS}.set_commit_message(?, ?)", [batch.org_id, batch.import_id])
+    if before_commit is not None:
+        before_commit(con)
+    return counts, False

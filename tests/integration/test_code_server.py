@@ -16,8 +16,6 @@ import pytest
 import yaml
 from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus
 
-from core.settings import Settings
-from orchestration.warehouse.reader import query_warehouse
 from tests.integration.api_support import BULK, SEED_BODY
 from tests.stack import Stack
 
@@ -118,9 +116,7 @@ def test_a_run_terminated_from_the_ui_is_canceled_and_imports_nothing(stack: Sta
         assert run.status == DagsterRunStatus.CANCELED
 
     assert stack.wait_for_terminal(import_id, key)["status"] == "FAILED"
-    written = query_warehouse(
-        Settings(data_dir=stack.data_dir).warehouse_path,
-        f"SELECT count(*) AS n FROM contacts WHERE created_import_id = '{import_id}'",
-        wait_s=60,
+    written = stack.query(
+        f"SELECT count(*) AS n FROM contacts WHERE created_import_id = '{import_id}'"
     )
-    assert written["n"].to_list() == [0]
+    assert written == [{"n": 0}]

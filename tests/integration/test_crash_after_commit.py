@@ -16,8 +16,6 @@ from typing import Any
 import psutil
 import pytest
 
-from core.settings import Settings
-from orchestration.warehouse.reader import query_warehouse
 from tests.integration.api_support import BULK
 from tests.receiver import WebhookReceiver
 from tests.stack import TERMINAL, Stack, running_stack
@@ -99,12 +97,10 @@ def test_a_worker_killed_after_the_commit_reports_the_committed_import(
     result = stack.oliai("reexecute", "--failed", "--org", ORG)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Re-executed 0, skipped 0." in result.stdout, result.stdout
-    rows = query_warehouse(
-        Settings(data_dir=stack.data_dir).warehouse_path,
+    rows = stack.query(
         f"""SELECT (SELECT count(*) FROM contacts WHERE org_id = '{ORG}') AS contacts,
-                   (SELECT count(*) FROM imports WHERE import_id = '{import_id}') AS imports""",
-        wait_s=60,
-    ).to_dicts()
+                   (SELECT count(*) FROM imports WHERE import_id = '{import_id}') AS imports"""
+    )
     assert rows == [{"contacts": 40, "imports": 1}]
 
 

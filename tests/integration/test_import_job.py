@@ -1,6 +1,7 @@
-"""The `import_contacts` job, run in process on a real Dagster instance and a real DuckDB file.
+"""The `import_contacts` job, run in process on a real Dagster instance and a real lake (its
+catalog on the session's PostgreSQL server, its files under the test's data directory).
 
-Each test gets its own data directory under `tmp_path`; results are read back into Polars.
+Each test gets its own data directory and catalog database; results are read back into Polars.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from core.settings import Settings
 from orchestration.definitions import build_definitions
 from orchestration.resources import Warehouse
 from orchestration.warehouse.writer import SCHEMA_VERSION, open_warehouse
+from tests.lake import location, reading, warehouse_fields
 
 pytestmark = pytest.mark.integration
 
@@ -98,7 +100,7 @@ class Importer:
 
     def tables(self) -> dict[str, pl.DataFrame]:
         """Every warehouse table, ordered by its key."""
-        with duckdb.connect(str(self.settings.warehouse_path), read_only=True) as con:
+        with reading(self.settings) as con:
             frames = {
                 table: con.sql(f"SELECT * FROM {table} ORDER BY {order}").pl()
                 for table, order in ORDER_BY.items()
@@ -125,7 +127,7 @@ class Importer:
         return rows.row(0, named=True)
 
     def assert_one_row_per_contact(self) -> None:
-        with duckdb.connect(str(self.settings.warehouse_path), read_only=True) as con:
+        with reading(self.settings) as con:
             duplicated = con.sql(
                 """SELECT org_id, phone_number, count(*) AS n FROM contacts
                    GROUP BY org_id, phone_number HAVING count(*) > 1"""
@@ -149,9 +151,9 @@ def _assert_same_tables(
 
 
 @pytest.fixture
-def importer(tmp_path: Path) -> Iterator[Importer]:
+def importer(lake_settings: Settings) -> Iterator[Importer]:
     with DagsterInstance.ephemeral() as instance:
-        yield Importer(Settings(data_dir=tmp_path / "data"), instance)
+        yield Importer(lake_settings, instance)
 
 
 def test_literal_batch_counts_rows_memberships_and_errors(importer: Importer) -> None:
@@ -467,7 +469,7 @@ def test_failure_inside_the_warehouse_step_rolls_back_everything(importer: Impor
             {"name": "", "phoneNumber": ANNA},
         ],
         AUDIENCE,
-        resources={"warehouse": FailingWarehouse(path=str(importer.settings.warehouse_path))},
+        resources={"warehouse": FailingWarehouse(**warehouse_fields(importer.settings))},
     )
 
     # The fault came after the writes: PRIYA updated and LEO created, LEO's membership (PRIYA
@@ -480,12 +482,14 @@ def test_failure_inside_the_warehouse_step_rolls_back_everything(importer: Impor
     _assert_same_tables(before, importer.tables())
 
 
-def test_pause_fault_point_fires_only_for_the_first_write(tmp_path: Path) -> None:
+def test_pause_fault_point_fires_only_for_the_first_write(
+    tmp_path: Path, lake_settings: Settings
+) -> None:
     """OLIAI_FAULT_PAUSE_IN_WRITE (tests/integration/test_reliability_crashes.py blocks on it):
     once its file exists, writes go through, so a re-execution of the killed run lands."""
     marker = tmp_path / "paused"
     marker.write_text("4242")
-    settings = Settings(data_dir=tmp_path / "data", fault_pause_in_write=marker)
+    settings = lake_settings.model_copy(update={"fault_pause_in_write": marker})
     with DagsterInstance.ephemeral() as instance:
         importer = Importer(settings, instance)
         importer.run_ok("imp_after_pause", ORG, [{"name": "Leo", "phoneNumber": LEO}])
@@ -494,13 +498,15 @@ def test_pause_fault_point_fires_only_for_the_first_write(tmp_path: Path) -> Non
     assert sorted(tmp_path.iterdir()) == [tmp_path / "data", marker]
 
 
-def test_schema_is_created_once_however_often_the_file_is_opened(tmp_path: Path) -> None:
-    path = tmp_path / "data" / "warehouse.duckdb"
+def test_schema_is_created_once_however_often_the_lake_is_opened(
+    lake_settings: Settings,
+) -> None:
     for _ in range(3):
-        with open_warehouse(path) as con:
+        with open_warehouse(location(lake_settings)) as con:
             versions = con.sql("SELECT version FROM schema_version").fetchall()
             tables = con.sql(
-                "SELECT table_name FROM information_schema.tables ORDER BY table_name"
+                "SELECT table_name FROM information_schema.tables "
+                "WHERE table_catalog = 'lake' ORDER BY table_name"
             ).fetchall()
     assert versions == [(SCHEMA_VERSION,)]
     assert [name for (name,) in tables] == [
@@ -508,13 +514,14 @@ def test_schema_is_created_once_however_often_the_file_is_opened(tmp_path: Path)
         "contacts",
         "import_errors",
         "imports",
+        "legacy_migrations",
         "schema_version",
     ]
 
 
 def test_schema_survives_a_run_and_a_reopen(importer: Importer) -> None:
     importer.run_ok("imp_1", ORG, [{"name": "Leo", "phoneNumber": LEO}])
-    with open_warehouse(importer.settings.warehouse_path) as con:
+    with open_warehouse(location(importer.settings)) as con:
         assert con.sql("SELECT count(*) FROM contacts").fetchall() == [(1,)]
     importer.run_ok("imp_2", ORG, [{"name": "Leo", "phoneNumber": LEO}])
     tables = importer.tables()
@@ -530,3 +537,40 @@ def test_runs_are_found_by_import_tag(importer: Importer) -> None:
     assert all(run.tags[tags.ORG_ID] == ORG for run in runs)
     events = importer.instance.all_logs(second.run_id, of_type=DagsterEventType.STEP_SUCCESS)
     assert {event.step_key for event in events} == {"normalized_contacts", "warehouse_tables"}
+
+
+def test_each_table_shows_its_columns_row_count_and_checks(importer: Importer) -> None:
+    result = importer.run_ok(
+        "imp_facts", ORG, [{"name": "Leo", "phoneNumber": LEO}, {"name": "", "phoneNumber": ANNA}]
+    )
+    materialized = {
+        event.asset_key.to_user_string(): event.materialization.metadata
+        for event in result.get_asset_materialization_events()
+        if event.asset_key is not None and event.materialization is not None
+    }
+    contacts = materialized["contacts"]
+    assert contacts["dagster/row_count"].value == 1
+    schema = contacts["dagster/column_schema"].value
+    assert [column.name for column in schema.columns][:3] == ["org_id", "phone_number", "name"]
+    assert materialized["import_errors"]["dagster/row_count"].value == 1
+    assert materialized["imports"]["snapshot_id"].value > 0
+    checks = {
+        (evaluation.asset_key.to_user_string(), evaluation.check_name): evaluation.passed
+        for evaluation in result.get_asset_check_evaluations()
+    }
+    assert checks == {
+        ("contacts", "one_row_per_phone"): True,
+        ("audience_members", "members_are_contacts"): True,
+        ("imports", "counts_add_up"): True,
+    }
+
+
+def test_a_broken_invariant_shows_red_with_its_count(importer: Importer) -> None:
+    importer.run_ok("imp_first", ORG, [{"name": "Leo", "phoneNumber": LEO}])
+    with open_warehouse(location(importer.settings)) as con:  # a hand-made duplicate
+        con.execute("INSERT INTO contacts SELECT * FROM contacts WHERE phone_number = ?", [LEO])
+    result = importer.run_ok("imp_second", ORG, [{"name": "Priya", "phoneNumber": PRIYA}])
+    (red,) = [e for e in result.get_asset_check_evaluations() if not e.passed]
+    assert red.check_name == "one_row_per_phone"
+    assert red.metadata["violations"].value == 1
+    assert red.metadata["org_id"].value == ORG

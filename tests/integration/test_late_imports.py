@@ -18,7 +18,6 @@ from typing import Any
 import pytest
 
 from core.settings import Settings
-from orchestration.warehouse.reader import query_warehouse
 from tests.stack import Stack, daemon_paused, running_stack
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
@@ -68,13 +67,9 @@ def late_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 
 def contacts(stack: Stack) -> dict[str, dict[str, Any]]:
-    rows = query_warehouse(
-        Settings(data_dir=stack.data_dir).warehouse_path,
-        f"""SELECT phone_number, name, language, metadata::VARCHAR AS metadata,
+    rows = stack.query(f"""SELECT phone_number, name, language, metadata::VARCHAR AS metadata,
                    created_import_id, updated_at
-            FROM contacts WHERE org_id = '{ORG}'""",
-        wait_s=60,
-    ).to_dicts()
+            FROM contacts WHERE org_id = '{ORG}'""")
     return {
         row["phone_number"]: {
             "name": row["name"],

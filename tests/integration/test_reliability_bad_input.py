@@ -13,8 +13,6 @@ import msgspec
 import pytest
 
 from api.validation import MAX_NESTING
-from core.settings import Settings
-from orchestration.warehouse.reader import query_warehouse
 from tests.integration.api_support import (
     BULK,
     assert_problem,
@@ -167,13 +165,8 @@ def test_hostile_values_go_through_the_run_into_duckdb(stack: Stack) -> None:
     ]
     assert all(len(e["value"]) <= 200 for e in errors)
 
-    warehouse = Settings(data_dir=stack.data_dir).warehouse_path
-    rows = query_warehouse(
-        warehouse,
-        f"""SELECT phone_number, name, metadata::VARCHAR AS metadata
-            FROM contacts WHERE created_import_id = '{import_id}'""",
-        wait_s=60,
-    ).to_dicts()
+    rows = stack.query(f"""SELECT phone_number, name, metadata::VARCHAR AS metadata
+            FROM contacts WHERE created_import_id = '{import_id}'""")
     by_phone = {row["phone_number"]: row for row in rows}
     assert set(by_phone) == {phone(i) for i in (0, 1, 4, 5, 6)}
     assert by_phone[phone(0)]["name"] == "Second"

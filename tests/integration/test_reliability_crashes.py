@@ -28,7 +28,6 @@ from core.contracts import tags
 from core.control_store import ControlStore
 from core.settings import Settings
 from orchestration.maintenance.reexecution import launch_reexecution
-from orchestration.warehouse.reader import query_warehouse
 from tests.integration.api_support import BULK, phone
 from tests.stack import TERMINAL, Stack, running_stack
 
@@ -137,8 +136,7 @@ def reexecute_failed(
 
 def warehouse(stack: Stack, query: str) -> list[dict[str, Any]]:
     """Read-only SQL, as `oliai sql` runs it (queries are built from ids this module made)."""
-    settings = Settings(data_dir=stack.data_dir)
-    return query_warehouse(settings.warehouse_path, query, wait_s=60).to_dicts()
+    return stack.query(query)
 
 
 def assert_whole_imports(

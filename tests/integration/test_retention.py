@@ -94,8 +94,8 @@ def import_tags(import_id: str) -> dict[str, str]:
 
 
 @pytest.fixture
-def data(tmp_path: Path) -> Iterator[DataDir]:
-    settings = Settings(data_dir=tmp_path / "data")
+def data(lake_settings: Settings) -> Iterator[DataDir]:
+    settings = lake_settings
     prepare_instance(settings.dagster_home)
     with DagsterInstance.from_config(str(settings.dagster_home)) as instance:
         yield DataDir(settings, instance)

@@ -784,7 +784,7 @@ def test_a_tick_claims_no_more_than_the_dispatcher_can_start(
         concurrency=2,
         watch_seconds=0.0,
     )
-    warehouse = Warehouse(path=str(tmp_path / "warehouse.duckdb"))
+    warehouse = Warehouse(postgres_dir=str(tmp_path / "postgres"), data_path=str(tmp_path / "lake"))
 
     def leased() -> int:
         with store.engine.connect() as conn:
@@ -874,7 +874,9 @@ def test_hanging_receivers_of_one_organization_do_not_delay_another(
                 instance=instance,
                 resources={
                     "webhook_delivery": delivery,
-                    "warehouse": Warehouse(path=str(tmp_path / "warehouse.duckdb")),
+                    "warehouse": Warehouse(
+                        postgres_dir=str(tmp_path / "postgres"), data_path=str(tmp_path / "lake")
+                    ),
                 },
             )
             sensors.import_webhooks(context)
