@@ -325,3 +325,38 @@ def test_run_worker_killed_inside_the_warehouse_write(
         assert (status, landed, contacts) == ("FAILED", 0, 0)
         items = reexecute_failed(stack, client, items)
     assert_whole_imports(stack, org, {import_id: 10_000}, items)
+
+
+def test_private_postgres_killed_while_imports_run(
+    crash_stack: Stack, instance: DagsterInstance
+) -> None:
+    """The lake's catalog server dies mid-import: `oliai up` stops the rest (exit 1); restarted,
+    it starts PostgreSQL again (crash recovery), and every accepted import ends whole once the
+    failed ones are re-executed."""
+    stack = crash_stack
+    org = "crash-postgres"
+    key = stack.new_org_key(org)
+    imports, size = 6, 2000
+    with stack.client(key) as client:
+        accepted = []
+        for index in range(imports):
+            response = client.post(BULK, json=body(index * size, size, note="n" * 500))
+            assert response.status_code == 202, response.text
+            accepted.append(response.json()["importId"])
+
+    def started() -> bool:
+        records = instance.get_run_records(filters=RunsFilter(tags={tags.ORG_ID: org}))
+        return any(r.dagster_run.status == DagsterRunStatus.STARTED for r in records)
+
+    deadline = time.monotonic() + 60
+    while not started():
+        assert time.monotonic() < deadline, "no import ever started"
+        time.sleep(0.02)
+    kill_and_restart(stack, child(stack, "pginstall/bin/postgres"))
+    assert any("postgres exited with code" in line for line in stack.output), stack.output[-20:]
+
+    with stack.client(key) as client:
+        items = wait_all_terminal(client)
+        assert set(items) == set(accepted)
+        items = reexecute_failed(stack, client, items)
+    assert_whole_imports(stack, org, dict.fromkeys(accepted, size), items)
