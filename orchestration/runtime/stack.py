@@ -270,6 +270,8 @@ OliAI is ready.
   API            {api_url}   (docs: {api_url}/schema)
   Dagster UI     {settings.resolved_dagster_url}
   Data dir       {settings.resolved_data_dir}   (logs in logs/)
+  Warehouse      .venv/bin/oliai sql "SELECT count(*) FROM contacts"
+                 (a notebook or the DuckDB CLI: .venv/bin/oliai sql --print-attach)
 
 Demo organization {credentials["orgId"]!r}
   API key        {credentials["apiKey"]}
