@@ -21,6 +21,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypedDict
 from urllib.parse import quote
 
 import psycopg
@@ -136,9 +137,7 @@ class PrivatePostgres:
                     "--encoding=UTF8",
                     "--locale=C",
                 ],
-                user=user,
-                group=_group(user),
-                extra_groups=None if user is None else [],
+                **_identity(user),
                 check=True,
                 capture_output=True,
                 text=True,
@@ -169,9 +168,7 @@ class PrivatePostgres:
                     "-c",
                     "max_connections=200",
                 ],
-                user=user,
-                group=_group(user),
-                extra_groups=None if user is None else [],
+                **_identity(user),
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
@@ -243,10 +240,18 @@ class PrivatePostgres:
         return ""
 
 
-def _group(user: str | None) -> int | None:
-    """A child run as `user` gets that user's group only: keeping root's would apply the
-    parents' group bits, not the o+x granted."""
-    return None if user is None else _ids(user)[1]
+class _Identity(TypedDict):
+    user: str | None
+    group: int | None
+    extra_groups: list[int] | None
+
+
+def _identity(user: str | None) -> _Identity:
+    """Popen's arguments to run a child as `user` (None: as we are), with that user's group only:
+    keeping root's would apply the parents' group bits, not the o+x granted."""
+    if user is None:
+        return {"user": None, "group": None, "extra_groups": None}
+    return {"user": user, "group": _ids(user)[1], "extra_groups": []}
 
 
 def _ids(user: str) -> tuple[int, int]:

@@ -93,6 +93,17 @@ def body(first: int, count: int, **extra: Any) -> dict[str, Any]:
     return {"contacts": contacts}
 
 
+def post_imports(stack: Stack, key: str, imports: int, size: int, **extra: Any) -> list[str]:
+    """`imports` accepted imports of `size` distinct contacts each; their ids."""
+    accepted = []
+    with stack.client(key) as client:
+        for index in range(imports):
+            response = client.post(BULK, json=body(index * size, size, **extra))
+            assert response.status_code == 202, response.text
+            accepted.append(response.json()["importId"])
+    return accepted
+
+
 def history(client: httpx.Client) -> dict[str, dict[str, Any]]:
     listing = client.get("/v1/imports", params={"limit": 100}).json()
     assert listing["total"] <= 100
@@ -248,12 +259,7 @@ def test_daemon_killed_while_runs_are_queued(crash_stack: Stack, instance: Dagst
         records = instance.get_run_records(filters=RunsFilter(tags={tags.ORG_ID: org}))
         return {r.dagster_run.tags[tags.IMPORT_ID]: r.dagster_run.status for r in records}
 
-    with stack.client(key) as client:
-        accepted = []
-        for index in range(imports):
-            response = client.post(BULK, json=body(index * size, size, note="n" * 1500))
-            assert response.status_code == 202, response.text
-            accepted.append(response.json()["importId"])
+    accepted = post_imports(stack, key, imports, size, note="n" * 1500)
 
     def queued_behind_running(seen: dict[str, DagsterRunStatus]) -> bool:
         counts = Counter(seen.values())
@@ -337,12 +343,7 @@ def test_private_postgres_killed_while_imports_run(
     org = "crash-postgres"
     key = stack.new_org_key(org)
     imports, size = 6, 2000
-    with stack.client(key) as client:
-        accepted = []
-        for index in range(imports):
-            response = client.post(BULK, json=body(index * size, size, note="n" * 500))
-            assert response.status_code == 202, response.text
-            accepted.append(response.json()["importId"])
+    accepted = post_imports(stack, key, imports, size, note="n" * 500)
 
     def started() -> bool:
         records = instance.get_run_records(filters=RunsFilter(tags={tags.ORG_ID: org}))
