@@ -33,6 +33,7 @@ from core.settings import Settings
 from orchestration.runtime.instance import fail_interrupted_runs, prepare_instance
 from orchestration.warehouse.lake import LakeLocation
 from orchestration.warehouse.migration import prepare_warehouse
+from orchestration.warehouse.relocation import follow_moved_data_dir
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CODE_SERVER = "code-server"
@@ -307,10 +308,13 @@ def start_postgres(settings: Settings) -> list[Child]:
             f"(pid {process.pid}, under {settings.postgres_dir})",
             flush=True,
         )
+    location = LakeLocation(url, settings.resolved_lake_data_path)
     try:
-        moved = prepare_warehouse(
-            LakeLocation(url, settings.resolved_lake_data_path), settings.legacy_warehouse_path
-        )
+        if settings.lake_data_path is None:  # the default, under the data directory
+            followed = follow_moved_data_dir(location)
+            if followed:
+                print(followed, flush=True)
+        moved = prepare_warehouse(location, settings.legacy_warehouse_path)
     except Exception as exc:
         for child in started:
             child.stop()
