@@ -68,18 +68,6 @@ def _let_traverse(path: Path) -> None:
             parent.chmod(mode | 0o001)
 
 
-def _free(port: int) -> bool:
-    """Nothing listens there. SO_REUSEADDR as PostgreSQL binds: the last server's connections
-    in TIME_WAIT do not make it taken."""
-    with socket.socket() as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-        return True
-
-
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -151,7 +139,7 @@ class PrivatePostgres:
         """Start the server as a child in its own process group; returns it and the URL of the
         `oliai` database once it accepts connections. Stop it with `stop`."""
         self.initialize()
-        port = self._port()
+        port = _free_port()
         user = _run_as()
         with open(self.log_file, "ab") as log:
             process = subprocess.Popen(
@@ -180,23 +168,6 @@ class PrivatePostgres:
             stop(process)
             raise
         return process, self.url(port, DATABASE)
-
-    @property
-    def port_file(self) -> Path:
-        return self.root / "port"
-
-    def _port(self) -> int:
-        """The port of the last start if it is still free, so URLs and the ATTACH lines printed
-        for analysts stay valid across restarts; a new one (remembered) if it is taken."""
-        try:
-            port = int(self.port_file.read_text())
-        except (FileNotFoundError, ValueError):
-            port = 0
-        if port and _free(port):
-            return port
-        port = _free_port()
-        self.port_file.write_text(str(port))
-        return port
 
     def url(self, port: int, database: str = DATABASE) -> str:
         password = quote(self.password_file.read_text().strip(), safe="")
