@@ -209,39 +209,11 @@ def stack_child(stack: Stack, marker: str) -> psutil.Process:
     raise AssertionError(f"no child of oliai up runs {marker!r}")
 
 
-# SQLite's lock bytes of a database file start here (PENDING, RESERVED, then the SHARED range);
-# WAL's shared-memory locks sit at small offsets and are held shared by every open connection.
-SQLITE_LOCK_BYTES = 0x40000000
-
-
-def holds_sqlite_transaction(pid: int) -> bool:
-    """The process holds a lock that makes other processes' SQLite statements wait: any write
-    lock, or a read lock on a database file's lock bytes (an open transaction) (/proc/locks)."""
-    for line in Path("/proc/locks").read_text().splitlines():
-        fields = line.split()
-        if "->" in fields or len(fields) < 7:
-            continue  # a lock being waited for, not held
-        kind, owner, start = fields[3], fields[4], fields[6]
-        if owner == str(pid) and (kind == "WRITE" or int(start) >= SQLITE_LOCK_BYTES):
-            return True
-    return False
-
-
 @contextmanager
-def daemon_paused(stack: Stack, timeout_s: float = 30.0) -> Iterator[None]:
-    """The daemon stopped (SIGSTOP): submitted runs stay QUEUED until the block ends.
-
-    It is stopped between two SQLite transactions: stopped inside one it would hold the instance's
-    lock, and the API's reads of run storage would fail "database is locked" (seen once)."""
+def daemon_paused(stack: Stack) -> Iterator[None]:
+    """The daemon stopped (SIGSTOP): submitted runs stay QUEUED until the block ends."""
     daemon = stack_child(stack, "dagster-daemon")
-    deadline = time.monotonic() + timeout_s
-    while True:
-        daemon.suspend()
-        if not holds_sqlite_transaction(daemon.pid):
-            break
-        daemon.resume()
-        assert time.monotonic() < deadline, "the daemon never left its SQLite transaction"
-        time.sleep(0.01)
+    daemon.suspend()
     try:
         yield
     finally:
