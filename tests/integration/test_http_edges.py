@@ -7,6 +7,7 @@ from __future__ import annotations
 import gzip
 import json
 import socket
+import time
 from typing import Any
 
 import httpx
@@ -21,10 +22,16 @@ BODY = json.dumps({"contacts": [{"name": "Ann", "phoneNumber": "+14155550100"}]}
 DRY_RUN = BULK + "?dryRun=true"
 
 
-def raw_exchange(stack: Stack, request: bytes, timeout_s: float = 60.0) -> bytes:
-    """Send bytes as they are; everything the server answers until it closes the connection."""
-    with socket.create_connection(("127.0.0.1", stack.api_port), timeout=timeout_s) as sock:
-        sock.sendall(request)
+def raw_exchange(stack: Stack, request: bytes, piece_bytes: int | None = None) -> bytes:
+    """Send bytes as they are (at once, or in pieces of `piece_bytes` sent one by one);
+    everything the server answers until it closes the connection."""
+    with socket.create_connection(("127.0.0.1", stack.api_port), timeout=60.0) as sock:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        step = piece_bytes or len(request)
+        for start in range(0, len(request), step):
+            sock.sendall(request[start : start + step])
+            if piece_bytes:
+                time.sleep(0.002)  # let each piece reach the server as its own read
         chunks = []
         while chunk := sock.recv(65536):
             chunks.append(chunk)
@@ -59,15 +66,31 @@ def test_requests_the_parser_rejects_get_a_problem(stack: Stack, request_bytes: 
     assert problem["status"] == 400
 
 
-def test_a_100_kb_url_is_answered_in_json(stack: Stack) -> None:
-    request = (
-        f"GET /v1/imports?x={'a' * 100_000} HTTP/1.1\r\nHost: x\r\n"
+def url_request(stack: Stack, url_bytes: int) -> bytes:
+    path = "/v1/imports?x="
+    return (
+        f"GET {path}{'a' * (url_bytes - len(path))} HTTP/1.1\r\nHost: x\r\n"
         f"Authorization: Bearer {stack.api_key}\r\nConnection: close\r\n\r\n"
-    )
-    status, headers, body = problem_of(raw_exchange(stack, request.encode()))
+    ).encode()
+
+
+@pytest.mark.parametrize("piece_bytes", [None, 1024], ids=["at-once", "in-1-kib-pieces"])
+def test_a_60_kib_url_is_served(stack: Stack, piece_bytes: int | None) -> None:
+    raw = raw_exchange(stack, url_request(stack, 60 * 1024), piece_bytes)
+    status, headers, body = problem_of(raw)
     assert status == 200
     assert headers["content-type"] == "application/json"
     assert body["page"] == 1
+
+
+@pytest.mark.parametrize("piece_bytes", [None, 1024], ids=["at-once", "in-1-kib-pieces"])
+def test_a_head_over_64_kib_is_a_431_problem(stack: Stack, piece_bytes: int | None) -> None:
+    raw = raw_exchange(stack, url_request(stack, 100_000), piece_bytes)
+    status, headers, problem = problem_of(raw)
+    assert status == 431
+    assert headers["content-type"] == "application/problem+json"
+    assert problem["type"] == "/problems/request-head-too-large"
+    assert "64 KiB" in problem["detail"]
 
 
 def post(stack: Stack, body: bytes, headers: list[tuple[str, str]]) -> httpx.Response:
