@@ -37,7 +37,7 @@ UI_DIR = Path(__file__).parent
 
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or Settings()
-    store = ControlStore.from_url(settings.resolved_control_store_url)
+    store = ControlStore.from_url(settings.running_postgres_url)
     gateway = DagsterGateway(settings.resolved_dagster_url, str(settings.dagster_home))
     submitter = RunSubmitter(store, gateway)
     service = ImportService(store, gateway, submitter, settings.landing_dir, settings.staging_dir)

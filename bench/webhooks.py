@@ -215,7 +215,7 @@ def wait_until(what: str, probe: Any, timeout_s: float) -> None:
 
 def fairness(stack: Stack, receiver: Receiver, hanging: int, imports: int) -> int:
     """B's delay alone, then with `hanging` events of A held open by their receivers."""
-    store = ControlStore.from_url(f"sqlite:///{stack.data_dir / 'control.db'}")
+    store = ControlStore.from_url(stack.settings.running_postgres_url)
     store.organizations.ensure(HANGING_ORG)
     held_open = HangingReceiver()
     threading.Thread(target=held_open.serve_forever, daemon=True).start()

@@ -7,6 +7,8 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from core.private_postgres import resolve_url
+
 MIB = 1024 * 1024
 
 
@@ -22,13 +24,11 @@ class Settings(BaseSettings):
     dagster_url: str | None = Field(
         default=None, description="Dagster webserver base URL; defaults to host:dagster_port."
     )
-    control_store_url: str | None = Field(
-        default=None, description="SQLAlchemy URL; defaults to a SQLite file in the data dir."
-    )
     postgres_url: str | None = Field(
         default=None,
-        description="An external PostgreSQL server for the lake's catalog; defaults to the "
-        "private server `oliai up` runs under the data dir. Never printed or logged.",
+        description="An external PostgreSQL server for the control store and the lake's "
+        "catalog; defaults to the private server `oliai up` runs under the data dir. Never "
+        "printed or logged.",
     )
     lake_data_path: str | None = Field(
         default=None,
@@ -92,8 +92,14 @@ class Settings(BaseSettings):
         return self.resolved_data_dir / "warehouse.duckdb"
 
     @property
-    def resolved_control_store_url(self) -> str:
-        return self.control_store_url or f"sqlite:///{self.resolved_data_dir / 'control.db'}"
+    def legacy_control_store_path(self) -> Path:
+        """The SQLite control store of earlier versions, moved into PostgreSQL at start."""
+        return self.resolved_data_dir / "control.db"
+
+    @property
+    def running_postgres_url(self) -> str:
+        """The external server's URL, or the running private server's (`NoPostgres` if down)."""
+        return resolve_url(self.postgres_url, self.postgres_dir)
 
     @property
     def resolved_dagster_url(self) -> str:

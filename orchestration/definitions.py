@@ -31,6 +31,7 @@ def _secret(value: str | None, variable: str) -> str | EnvVar | None:
 
 
 def build_definitions(settings: Settings) -> Definitions:
+    postgres_url = _secret(settings.postgres_url, POSTGRES_URL_VARIABLE)
     return Definitions(
         assets=[landed_batch, normalized_contacts, warehouse_tables],
         jobs=[import_contacts, warehouse_maintenance],
@@ -39,7 +40,7 @@ def build_definitions(settings: Settings) -> Definitions:
         resources={
             "import_files": ImportFiles(staging_dir=str(settings.staging_dir)),
             "warehouse": Warehouse(
-                postgres_url=_secret(settings.postgres_url, POSTGRES_URL_VARIABLE),
+                postgres_url=postgres_url,
                 postgres_dir=str(settings.postgres_dir),
                 data_path=settings.resolved_lake_data_path,
                 snapshot_retention_days=settings.lake_snapshot_retention_days,
@@ -48,7 +49,8 @@ def build_definitions(settings: Settings) -> Definitions:
                 pause_after_commit=_optional_path(settings.fault_pause_after_commit),
             ),
             "webhook_delivery": WebhookDelivery(
-                control_store_url=settings.resolved_control_store_url,
+                postgres_url=postgres_url,
+                postgres_dir=str(settings.postgres_dir),
                 allow_private=settings.webhook_allow_private,
                 timeout_seconds=settings.webhook_timeout_seconds,
                 concurrency=settings.webhook_concurrency,

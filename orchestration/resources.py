@@ -30,12 +30,20 @@ class ImportFiles(ConfigurableResource):
         return Path(self.staging_dir)
 
 
-class Warehouse(ConfigurableResource):
-    """The lake: its catalog on PostgreSQL (an external server's URL, or the private server
-    under `postgres_dir`), its Parquet files under `data_path`."""
+class OnPostgres(ConfigurableResource):
+    """A resource whose data is on the stack's PostgreSQL: an external server's URL, or the
+    private server under `postgres_dir` (found running, its port read from its pid file)."""
 
     postgres_url: str | None = None
     postgres_dir: str
+
+    def resolved_postgres_url(self) -> str:
+        return private_postgres.resolve_url(self.postgres_url, Path(self.postgres_dir))
+
+
+class Warehouse(OnPostgres):
+    """The lake: its catalog on PostgreSQL, its Parquet files under `data_path`."""
+
     data_path: str
     snapshot_retention_days: float = 30.0
     file_grace_hours: float = 24.0
@@ -44,10 +52,7 @@ class Warehouse(ConfigurableResource):
     pause_after_commit: str | None = None
 
     def location(self) -> LakeLocation:
-        return LakeLocation(
-            private_postgres.resolve_url(self.postgres_url, Path(self.postgres_dir)),
-            self.data_path,
-        )
+        return LakeLocation(self.resolved_postgres_url(), self.data_path)
 
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -69,10 +74,10 @@ class Warehouse(ConfigurableResource):
             pause_at_fault_point(Path(self.pause_after_commit))
 
 
-class WebhookDelivery(ConfigurableResource):
-    """Where webhook events are kept and how they are delivered (`orchestration/webhooks/`)."""
+class WebhookDelivery(OnPostgres):
+    """How webhooks are delivered (`orchestration/webhooks/`); their events are kept in the
+    control store, on PostgreSQL."""
 
-    control_store_url: str
     allow_private: bool = False
     timeout_seconds: float = 10.0
     concurrency: int = 16

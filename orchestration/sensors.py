@@ -93,7 +93,7 @@ def _ended_runs(
 def import_webhooks(
     context: SensorEvaluationContext, webhook_delivery: WebhookDelivery, warehouse: Warehouse
 ) -> SensorResult:
-    store_url = webhook_delivery.control_store_url
+    store_url = webhook_delivery.resolved_postgres_url()
     store = control_store(store_url)
     policy = webhook_delivery.policy()
     cursor = json.loads(context.cursor) if context.cursor else {"updated_after": 0.0}

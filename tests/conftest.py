@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
+from core.control_store import ControlStore
 from core.settings import Settings
 from tests.lake import fresh_database, postgres_server
 from tests.stack import Stack, running_stack
@@ -35,3 +36,11 @@ def postgres_admin_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str
 def lake_settings(tmp_path: Path, postgres_admin_url: str) -> Settings:
     """Settings with their own data directory and their own database for the lake's catalog."""
     return Settings(data_dir=tmp_path / "data", postgres_url=fresh_database(postgres_admin_url))
+
+
+@pytest.fixture
+def control_store(postgres_admin_url: str) -> Iterator[ControlStore]:
+    """A control store of its own, in a fresh database of the session's server."""
+    store = ControlStore.from_url(fresh_database(postgres_admin_url))
+    yield store
+    store.dispose()

@@ -20,6 +20,9 @@ from typing import Any
 import httpx
 import psutil
 
+from core.control_store import ControlStore
+from core.settings import Settings
+
 OLIAI = str(Path(sys.executable).with_name("oliai"))
 BANNER_END = "Ctrl-C stops everything"
 TERMINAL = {"COMPLETED", "COMPLETED_WITH_ERRORS", "FAILED"}
@@ -71,19 +74,28 @@ class Stack:
             check=False,
         )
 
+    @property
+    def settings(self) -> Settings:
+        """The settings the stack's processes run with."""
+        return Settings(data_dir=self.data_dir, postgres_url=self.env.get("OLIAI_POSTGRES_URL"))
+
     def query(self, sql: str) -> list[dict[str, Any]]:
         """Rows of a read-only query on the stack's lake, as `oliai sql` runs it."""
-        from core import private_postgres
-        from core.settings import Settings
         from orchestration.warehouse.lake import LakeLocation
         from orchestration.warehouse.reader import query_warehouse
 
-        settings = Settings(data_dir=self.data_dir)
-        url = private_postgres.resolve_url(
-            self.env.get("OLIAI_POSTGRES_URL"), settings.postgres_dir
-        )
-        location = LakeLocation(url, settings.resolved_lake_data_path)
+        settings = self.settings
+        location = LakeLocation(settings.running_postgres_url, settings.resolved_lake_data_path)
         return query_warehouse(location, sql).to_dicts()
+
+    @contextmanager
+    def control_store(self) -> Iterator[ControlStore]:
+        """The stack's control store (the stack must be running)."""
+        store = ControlStore.from_url(self.settings.running_postgres_url)
+        try:
+            yield store
+        finally:
+            store.dispose()
 
     def new_org_key(self, org: str) -> str:
         """A key of `org`, which is created if new (`--create-org`)."""

@@ -1,8 +1,10 @@
 """The control store: organizations, API key hashes, webhook secrets, accepted imports
 (the submission outbox and history), webhook deliveries, and the Contacts UI's users and uploads.
 
-SQLAlchemy Core on a URL: a SQLite file by default, Postgres when scaled out. The API and the
-Dagster sensor both write here, so SQLite runs in WAL mode with a busy timeout (`engine.py`).
+SQLAlchemy Core on PostgreSQL, schema `control` of the server the lake's catalog is on: the
+private server `oliai up` runs, or an external one (`engine.py`). The API's replicas, the Dagster
+sensor and `oliai` commands all write here; a SQLite store of an earlier release is moved in
+once (`legacy.py`).
 
 One module per group of tables, so a caller reads only the queries it uses and each group's
 records live beside them: `organizations` (organizations, webhook secrets, API keys), `users`

@@ -1,57 +1,40 @@
-"""The control store's engine: SQLite pragmas, the schema, and the one column upgrade.
+"""The control store's engine: schema `control` on the PostgreSQL server the lake's catalog uses.
 
-Both the API and the Dagster sensor (and `oliai` commands) open the same store, so every
-opener goes through `create_control_engine`: the same WAL and durability settings, and a
-store created before a column existed is upgraded by whichever process opens it first.
+The API (each replica), the Dagster sensor and `oliai` commands all open the same store, so every
+opener goes through `create_control_engine`, and whichever opens it first creates the schema.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from core.control_store.tables import imports, metadata
+from core.control_store.tables import metadata
+
+SCHEMA = "control"
 
 
-def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=FULL")  # a 202 must survive a power cut too
-    cursor.execute("PRAGMA busy_timeout=10000")
-    cursor.close()
-
-
-def create_control_engine(url: str) -> Engine:
-    engine = sa.create_engine(url)
-    if engine.dialect.name == "sqlite":
-        sa.event.listen(engine, "connect", _configure_sqlite)
-    metadata.create_all(engine)
-    _add_submit_claim_column(engine)
+def create_control_engine(postgres_url: str) -> Engine:
+    """An engine on `postgres_url` (a libpq URL: the private server's or an external one) whose
+    connections see schema `control` first, created with its tables if missing."""
+    url = sa.make_url(postgres_url).set(drivername="postgresql+psycopg")
+    engine = sa.create_engine(
+        url,
+        connect_args={"options": f"-csearch_path={SCHEMA} -ctimezone=UTC"},
+        # A restarted server leaves dead connections in the pool: test them before use.
+        pool_pre_ping=True,
+    )
+    _create_schema(engine)
     return engine
 
 
-def _has_submit_claim_column(engine: Engine) -> bool:
-    return any(
-        column["name"] == "submit_claimed_until"
-        for column in sa.inspect(engine).get_columns("imports")
-    )
-
-
-def _add_submit_claim_column(engine: Engine) -> None:
-    # `create_all` creates missing tables, never missing columns, and control stores made
-    # before submission leases still hold imports to submit: the one upgrade this store has
-    # needed, so it is done here rather than with a migration tool.
-    if _has_submit_claim_column(engine):
-        return
-    column_type = imports.c.submit_claimed_until.type.compile(dialect=engine.dialect)
+def _create_schema(engine: Engine) -> None:
     try:
         with engine.begin() as conn:
-            conn.execute(
-                sa.text(f"ALTER TABLE imports ADD COLUMN submit_claimed_until {column_type}")
-            )
-    except sa.exc.DBAPIError:
-        # Another API process starting at the same moment added it first.
-        if not _has_submit_claim_column(engine):
-            raise
+            conn.execute(sa.text(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}"))
+            metadata.create_all(conn)
+    except sa.exc.IntegrityError:
+        # Two processes creating it at the same moment: IF NOT EXISTS does not serialize
+        # them, and the loser's unique violation means the winner's schema is there.
+        with engine.begin() as conn:
+            metadata.create_all(conn)

@@ -14,7 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from core.control_store.tables import as_utc, imports, utcnow
+from core.control_store.tables import imports, utcnow
 
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
 # An accepting row older than this belongs to a request that died before its 202.
@@ -46,20 +46,18 @@ class IdempotencyConflict(Exception):
 
 
 def _import_record(row: sa.Row[Any]) -> ImportRecord:
-    created_at = as_utc(row.created_at)
-    assert created_at is not None
     return ImportRecord(
         id=row.id,
         org_id=row.org_id,
         state=row.state,
-        created_at=created_at,
+        created_at=row.created_at,
         total=row.total,
         audience_id=row.audience_id,
         webhook_url=row.webhook_url,
         landing_path=row.landing_path,
         idempotency_key=row.idempotency_key,
         request_hash=row.request_hash,
-        submitted_at=as_utc(row.submitted_at),
+        submitted_at=row.submitted_at,
         run_id=row.run_id,
     )
 
@@ -183,8 +181,8 @@ class Imports:
         submitted already or another process holds an unexpired claim.
 
         One conditional UPDATE, so of two processes claiming at once exactly one changes the
-        row: SQLite runs one writer at a time, and Postgres makes the second UPDATE wait for the
-        first and re-check its WHERE against the committed row.
+        row: PostgreSQL makes the second UPDATE wait for the first and re-check its WHERE
+        against the committed row.
         """
         now = utcnow()
         claim = imports.c.submit_claimed_until

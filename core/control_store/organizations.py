@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from core.contracts.org_ids import valid_org_id
-from core.control_store.tables import api_keys, as_utc, organizations, utcnow
+from core.control_store.tables import api_keys, organizations, utcnow
 
 API_KEY_PREFIX = "oliai_"
 
@@ -121,15 +121,13 @@ class Organizations:
             ).all()
         records = []
         for row in rows:
-            created_at = as_utc(row.created_at)
-            assert created_at is not None
             records.append(
                 ApiKeyRecord(
                     key_id=row.id,
                     org_id=row.org_id,
                     hint=row.key_hint,
-                    created_at=created_at,
-                    revoked_at=as_utc(row.revoked_at),
+                    created_at=row.created_at,
+                    revoked_at=row.revoked_at,
                 )
             )
         return records

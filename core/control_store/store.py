@@ -1,7 +1,7 @@
-"""`ControlStore`: the one engine of a control store URL and one object per table group.
+"""`ControlStore`: the one engine on a PostgreSQL URL and one object per table group.
 
-The groups share the engine (one pool, one set of SQLite pragmas) rather than each opening its
-own, so `dispose()` releases every connection and `ping()` checks the same database they use.
+The groups share the engine (one pool) rather than each opening its own, so `dispose()`
+releases every connection and `ping()` checks the same database they use.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Kept apart from the queries so that the engine can create the schema without importing any
 group's code, and tests and tools can read a table directly. Every timestamp column is
-timezone-aware; SQLite hands them back naive, so readers pass them through `as_utc`.
+timezone-aware, read back in UTC (the engine's sessions run in UTC).
 """
 
 from __future__ import annotations
@@ -119,10 +119,3 @@ uploads = sa.Table(
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-def as_utc(value: datetime | None) -> datetime | None:
-    # SQLite hands timezone-aware columns back naive.
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value

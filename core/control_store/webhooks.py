@@ -15,7 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from core.control_store.tables import as_utc, utcnow, webhook_attempts, webhook_events
+from core.control_store.tables import utcnow, webhook_attempts, webhook_events
 
 
 @dataclass(frozen=True)
@@ -65,13 +65,11 @@ class OrgLoad:
 
 
 def _attempt(row: sa.Row[Any]) -> WebhookAttempt:
-    attempted_at = as_utc(row.attempted_at)
-    assert attempted_at is not None
     return WebhookAttempt(
         event_id=row.event_id,
         import_id=row.import_id,
         attempt=row.attempt,
-        attempted_at=attempted_at,
+        attempted_at=row.attempted_at,
         outcome=row.outcome,
         status_code=row.status_code,
         error=row.error,
@@ -88,26 +86,31 @@ class Webhooks:
     ) -> bool:
         """Record an import.completed event once per run; False if it was already recorded."""
         now = utcnow()
-        with self._engine.begin() as conn:
-            exists = conn.scalar(
-                sa.select(webhook_events.c.id).where(webhook_events.c.run_id == run_id)
-            )
-            if exists is not None:
-                return False
-            conn.execute(
-                webhook_events.insert().values(
-                    id=event_id,
-                    import_id=import_id,
-                    org_id=org_id,
-                    run_id=run_id,
-                    url=url,
-                    payload=payload,
-                    state="pending",
-                    attempts=0,
-                    next_attempt_at=now,
-                    created_at=now,
+        try:
+            with self._engine.begin() as conn:
+                exists = conn.scalar(
+                    sa.select(webhook_events.c.id).where(webhook_events.c.run_id == run_id)
                 )
-            )
+                if exists is not None:
+                    return False
+                conn.execute(
+                    webhook_events.insert().values(
+                        id=event_id,
+                        import_id=import_id,
+                        org_id=org_id,
+                        run_id=run_id,
+                        url=url,
+                        payload=payload,
+                        state="pending",
+                        attempts=0,
+                        next_attempt_at=now,
+                        created_at=now,
+                    )
+                )
+        except sa.exc.IntegrityError:
+            # Another tick (another daemon) recorded this run's event between our check and
+            # our insert: the unique run_id keeps it to one.
+            return False
         return True
 
     def load_by_org(self) -> list[OrgLoad]:
@@ -134,9 +137,7 @@ class Webhooks:
         )
         with self._engine.begin() as conn:
             rows = conn.execute(query).all()
-        return [
-            OrgLoad(row.org_id, row.leased, row.claimable, as_utc(row.oldest_due)) for row in rows
-        ]
+        return [OrgLoad(row.org_id, row.leased, row.claimable, row.oldest_due) for row in rows]
 
     def claim_due(
         self, lease: timedelta, limit: int, *, org_id: str | None = None
@@ -248,18 +249,14 @@ class Webhooks:
             by_event.setdefault(row.event_id, []).append(_attempt(row))
         records = []
         for event in events:
-            created_at = as_utc(event.created_at)
-            assert created_at is not None
             records.append(
                 WebhookEventRecord(
                     id=event.id,
                     run_id=event.run_id,
                     url=event.url,
                     state=event.state,
-                    created_at=created_at,
-                    next_attempt_at=as_utc(event.next_attempt_at)
-                    if event.state == "pending"
-                    else None,
+                    created_at=event.created_at,
+                    next_attempt_at=event.next_attempt_at if event.state == "pending" else None,
                     attempts=by_event.get(event.id, []),
                 )
             )

@@ -11,8 +11,10 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
+from core import private_postgres
 from core.contracts.org_ids import InvalidOrgId, valid_org_id
 from core.control_store import ControlStore
+from core.control_store.legacy import LegacyStoreConflict, adopt_legacy_store
 from core.settings import Settings
 
 if TYPE_CHECKING:
@@ -63,9 +65,34 @@ def load_settings(data_dir: Path | None, **overrides: Any) -> Settings:
     return Settings(**given)
 
 
-def open_store(settings: Settings) -> ControlStore:
+@contextmanager
+def postgres_url(settings: Settings) -> Iterator[str]:
+    """The stack's PostgreSQL: the external server, the running private one, or (the stack
+    stopped) the private one started for the command and stopped after it."""
+    if settings.postgres_url:
+        yield settings.postgres_url
+        return
+    with private_postgres.serving(settings.postgres_dir) as url:
+        yield url
+
+
+@contextmanager
+def opened_store(settings: Settings) -> Iterator[ControlStore]:
+    """The control store, with one of an earlier release (a SQLite file) moved in first."""
     settings.resolved_data_dir.mkdir(parents=True, exist_ok=True)
-    return ControlStore.from_url(settings.resolved_control_store_url)
+    with postgres_url(settings) as url:
+        store = ControlStore.from_url(url)
+        try:
+            try:
+                moved = adopt_legacy_store(settings.legacy_control_store_path, store)
+            except LegacyStoreConflict as conflict:
+                typer.echo(str(conflict), err=True)
+                raise typer.Exit(1) from None
+            if moved:
+                typer.echo(moved, err=True)
+            yield store
+        finally:
+            store.dispose()
 
 
 def require_instance(settings: Settings) -> None:
@@ -82,13 +109,8 @@ def echo_json(value: Any) -> None:
 
 @contextmanager
 def lake_location(settings: Settings) -> Iterator[LakeLocation]:
-    """Where the lake is; with the private server down (the stack stopped), one started for the
-    command and stopped after it."""
-    from core import private_postgres
+    """Where the lake is (see `postgres_url`)."""
     from orchestration.warehouse.lake import LakeLocation
 
-    if settings.postgres_url:
-        yield LakeLocation(settings.postgres_url, settings.resolved_lake_data_path)
-        return
-    with private_postgres.serving(settings.postgres_dir) as url:
+    with postgres_url(settings) as url:
         yield LakeLocation(url, settings.resolved_lake_data_path)

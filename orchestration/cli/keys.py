@@ -15,7 +15,7 @@ from orchestration.cli.common import (
     echo_json,
     load_settings,
     no_such_org,
-    open_store,
+    opened_store,
     org_option,
 )
 
@@ -30,16 +30,19 @@ def keys_create(
     data_dir: DataDir = None,
 ) -> None:
     """Create an API key for ORG and print it once."""
-    organizations = open_store(load_settings(data_dir)).organizations
-    try:
-        created = organizations.create_api_key(org, create_org=create_org)
-    except UnknownOrganization:
-        no_such_org(org, create_with_a_key(org))
-    if as_json:
-        echo_json({"keyId": created.key_id, "apiKey": created.api_key, "orgId": created.org_id})
-        return
-    typer.echo(f"Key {created.key_id} for organization {created.org_id}:\n\n  {created.api_key}\n")
-    typer.echo("It is shown only now; store it safely.")
+    with opened_store(load_settings(data_dir)) as store:
+        organizations = store.organizations
+        try:
+            created = organizations.create_api_key(org, create_org=create_org)
+        except UnknownOrganization:
+            no_such_org(org, create_with_a_key(org))
+        if as_json:
+            echo_json({"keyId": created.key_id, "apiKey": created.api_key, "orgId": created.org_id})
+            return
+        typer.echo(
+            f"Key {created.key_id} for organization {created.org_id}:\n\n  {created.api_key}\n"
+        )
+        typer.echo("It is shown only now; store it safely.")
 
 
 @app.command("list")
@@ -49,16 +52,19 @@ def keys_list(
     data_dir: DataDir = None,
 ) -> None:
     """List ORG's keys (never the keys themselves)."""
-    organizations = open_store(load_settings(data_dir)).organizations
-    if not organizations.exists(org):
-        no_such_org(org, create_with_a_key(org))
-    keys = organizations.list_api_keys(org)
-    if as_json:
-        echo_json([_key_json(key) for key in keys])
-        return
-    for key in keys:
-        state = f"revoked {key.revoked_at:%Y-%m-%d}" if key.revoked_at else "active"
-        typer.echo(f"{key.key_id}  {_hint(key):<14}  created {key.created_at:%Y-%m-%d}  {state}")
+    with opened_store(load_settings(data_dir)) as store:
+        organizations = store.organizations
+        if not organizations.exists(org):
+            no_such_org(org, create_with_a_key(org))
+        keys = organizations.list_api_keys(org)
+        if as_json:
+            echo_json([_key_json(key) for key in keys])
+            return
+        for key in keys:
+            state = f"revoked {key.revoked_at:%Y-%m-%d}" if key.revoked_at else "active"
+            typer.echo(
+                f"{key.key_id}  {_hint(key):<14}  created {key.created_at:%Y-%m-%d}  {state}"
+            )
 
 
 def _hint(key: ApiKeyRecord) -> str:
@@ -79,7 +85,8 @@ def _key_json(key: ApiKeyRecord) -> dict[str, Any]:
 @app.command("revoke")
 def keys_revoke(key_id: str, data_dir: DataDir = None) -> None:
     """Revoke a key at once: its next request gets 401."""
-    if not open_store(load_settings(data_dir)).organizations.revoke_api_key(key_id):
-        typer.echo(f"No active key {key_id}.", err=True)
-        raise typer.Exit(1)
-    typer.echo(f"Revoked {key_id}.")
+    with opened_store(load_settings(data_dir)) as store:
+        if not store.organizations.revoke_api_key(key_id):
+            typer.echo(f"No active key {key_id}.", err=True)
+            raise typer.Exit(1)
+        typer.echo(f"Revoked {key_id}.")

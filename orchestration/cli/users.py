@@ -11,7 +11,7 @@ from orchestration.cli.common import (
     DataDir,
     load_settings,
     no_such_org,
-    open_store,
+    opened_store,
     org_option,
 )
 
@@ -38,23 +38,25 @@ def users_create(
     if "@" not in email.strip(" @"):
         typer.echo(f"{email!r} is not an email address.", err=True)
         raise typer.Exit(2)
-    store = open_store(load_settings(data_dir))
-    create_with = f"oliai users create --org {org} --email {email.strip()} --create-org"
-    if not create_org and not store.organizations.exists(org):
-        no_such_org(org, create_with)  # before the password is asked for
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
-    else:
-        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
-    problem = password_problem(password)
-    if problem:
-        typer.echo(problem, err=True)
-        raise typer.Exit(2)
-    try:
-        user = store.users.create_user(org, email, hash_password(password), create_org=create_org)
-    except UnknownOrganization:
-        no_such_org(org, create_with)
-    except UserExists:
-        typer.echo(f"A user {email.strip().lower()} already exists.", err=True)
-        raise typer.Exit(1) from None
-    typer.echo(f"User {user.id} ({user.email}) of organization {user.org_id} created.")
+    with opened_store(load_settings(data_dir)) as store:
+        create_with = f"oliai users create --org {org} --email {email.strip()} --create-org"
+        if not create_org and not store.organizations.exists(org):
+            no_such_org(org, create_with)  # before the password is asked for
+        if password_stdin:
+            password = sys.stdin.readline().rstrip("\r\n")
+        else:
+            password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+        problem = password_problem(password)
+        if problem:
+            typer.echo(problem, err=True)
+            raise typer.Exit(2)
+        try:
+            user = store.users.create_user(
+                org, email, hash_password(password), create_org=create_org
+            )
+        except UnknownOrganization:
+            no_such_org(org, create_with)
+        except UserExists:
+            typer.echo(f"A user {email.strip().lower()} already exists.", err=True)
+            raise typer.Exit(1) from None
+        typer.echo(f"User {user.id} ({user.email}) of organization {user.org_id} created.")

@@ -14,7 +14,7 @@ from orchestration.cli.common import (
     echo_json,
     load_settings,
     no_such_org,
-    open_store,
+    opened_store,
     org_option,
 )
 
@@ -32,18 +32,19 @@ def webhooks_secret(
 
     An unknown organization fails (exit 1) rather than being created: it is made with its first
     key or user (`--create-org`)."""
-    organizations = open_store(load_settings(data_dir)).organizations
-    secret: str | None
-    if rotate:
-        try:
-            secret = organizations.rotate_webhook_secret(org)
-        except UnknownOrganization:
-            secret = None
-    else:
-        secret = organizations.webhook_secret(org)
-    if secret is None:
-        no_such_org(org, create_with_a_key(org))
-    if as_json:
-        echo_json({"orgId": org, "webhookSecret": secret})
-    else:
-        typer.echo(secret)
+    with opened_store(load_settings(data_dir)) as store:
+        organizations = store.organizations
+        secret: str | None
+        if rotate:
+            try:
+                secret = organizations.rotate_webhook_secret(org)
+            except UnknownOrganization:
+                secret = None
+        else:
+            secret = organizations.webhook_secret(org)
+        if secret is None:
+            no_such_org(org, create_with_a_key(org))
+        if as_json:
+            echo_json({"orgId": org, "webhookSecret": secret})
+        else:
+            typer.echo(secret)

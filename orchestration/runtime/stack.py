@@ -28,6 +28,7 @@ from grpc_health.v1.health_pb2_grpc import HealthStub
 from core import private_postgres
 from core.contracts import LOCATION_NAME
 from core.control_store import ControlStore
+from core.control_store.legacy import LegacyStoreConflict, adopt_legacy_store
 from core.examples import SEED_EXAMPLE
 from core.settings import Settings
 from orchestration.runtime.instance import fail_interrupted_runs, prepare_instance
@@ -295,7 +296,7 @@ def start_postgres(settings: Settings) -> list[Child]:
     started: list[Child] = []
     if settings.postgres_url:
         url = settings.postgres_url
-        print(f"Lake catalog: external PostgreSQL {_without_password(url)}", flush=True)
+        print(f"PostgreSQL: external server {_without_password(url)}", flush=True)
     else:
         server = private_postgres.PrivatePostgres(settings.postgres_dir)
         try:
@@ -304,7 +305,7 @@ def start_postgres(settings: Settings) -> list[Child]:
             raise StartFailed(str(exc)) from None
         started.append(Child(POSTGRES, process))
         print(
-            f"Lake catalog: private PostgreSQL {_without_password(url)} "
+            f"PostgreSQL: private server {_without_password(url)} "
             f"(pid {process.pid}, under {settings.postgres_dir})",
             flush=True,
         )
@@ -324,6 +325,21 @@ def start_postgres(settings: Settings) -> list[Child]:
     return started
 
 
+def prepare_control_store(settings: Settings) -> dict[str, str]:
+    """The control store ready on PostgreSQL (one of an earlier release moved in); returns the
+    demo organization's credentials."""
+    store = ControlStore.from_url(settings.running_postgres_url)
+    try:
+        moved = adopt_legacy_store(settings.legacy_control_store_path, store)
+        if moved:
+            print(moved, flush=True)
+        return demo_credentials(settings, store)
+    except LegacyStoreConflict as conflict:
+        raise StartFailed(str(conflict)) from None
+    finally:
+        store.dispose()
+
+
 def _without_password(url: str) -> str:
     parts = urlsplit(url)
     host = f"{parts.hostname}:{parts.port}" if parts.port else str(parts.hostname)
@@ -341,10 +357,6 @@ def run_stack(settings: Settings) -> int:
             "their imports show FAILED; re-execute them with `oliai reexecute --failed`.",
             flush=True,
         )
-    store = ControlStore.from_url(settings.resolved_control_store_url)
-    credentials = demo_credentials(settings, store)
-    store.dispose()
-
     stopping = False
 
     def request_stop(_signum: int, _frame: object) -> None:
@@ -359,6 +371,7 @@ def run_stack(settings: Settings) -> int:
     with tempfile.TemporaryDirectory(prefix="oliai-") as sockets:
         try:
             postgres = start_postgres(settings)
+            credentials = prepare_control_store(settings)
             children = start_children(
                 settings, data_dir / "logs", Path(sockets) / "code.sock", lambda: stopping
             )

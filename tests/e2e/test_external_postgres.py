@@ -38,7 +38,7 @@ def test_the_lake_catalog_on_an_external_server(tmp_path: Path, postgres_admin_u
         stack.stop()
     assert rows == [{"name": "Ann"}]
     banner = "".join(stack.output)
-    assert f"Lake catalog: external PostgreSQL {parts.hostname}:{parts.port}{parts.path}" in banner
+    assert f"PostgreSQL: external server {parts.hostname}:{parts.port}{parts.path}" in banner
     assert not (tmp_path / "data" / "postgres").exists()  # no private server was started
     written = [p for p in (tmp_path / "data").rglob("*") if p.is_file()]
     leaks = [p for p in written if parts.password.encode() in p.read_bytes()]

@@ -89,7 +89,7 @@ def dagster_stack(lake_settings: Settings) -> Iterator[DagsterStack]:
     )
     # As `oliai up` does: storages exist before the children start, or they race creating them.
     prepare_instance(settings.dagster_home)
-    ControlStore.from_url(settings.resolved_control_store_url).dispose()
+    ControlStore.from_url(settings.running_postgres_url).dispose()
     prepare_warehouse(location(settings), settings.legacy_warehouse_path)
     instance = DagsterInstance.from_config(str(settings.dagster_home))
     sockets = tempfile.TemporaryDirectory(prefix="oliai-")  # tmp_path can be too long for one

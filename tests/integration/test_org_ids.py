@@ -10,13 +10,14 @@ write a landing file outside the landing directory.
 from __future__ import annotations
 
 import secrets
-import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import psycopg
 import pytest
 import sqlalchemy as sa
 
+from core import private_postgres
 from core.contracts.org_ids import ORG_ID_PATTERN, InvalidOrgId
 from core.control_store import ControlStore
 from core.control_store.organizations import (
@@ -26,6 +27,7 @@ from core.control_store.organizations import (
     new_secret,
 )
 from core.control_store.tables import api_keys, imports, organizations, users, utcnow
+from core.settings import Settings
 from tests.integration.api_support import BULK, SEED_BODY, assert_problem
 from tests.stack import Stack, make_stack
 
@@ -43,11 +45,15 @@ def cli(tmp_path: Path) -> Stack:
     return make_stack(tmp_path / "home" / "data")
 
 
-def rows(data_dir: Path, table: str) -> list[tuple[str, ...]]:
-    path = data_dir / "control.db"
-    if not path.exists():
+def rows(data_dir: Path, table: str) -> list[tuple[Any, ...]]:
+    """The table's rows in the data directory's control store (none if it has no server)."""
+    settings = Settings(data_dir=data_dir)
+    if not settings.postgres_dir.exists():
         return []
-    with sqlite3.connect(path) as con:
+    with (
+        private_postgres.serving(settings.postgres_dir) as url,
+        psycopg.connect(url, options="-csearch_path=control") as con,
+    ):
         return con.execute(f"SELECT * FROM {table}").fetchall()
 
 
@@ -164,33 +170,28 @@ def test_keys_list_of_an_unknown_org_fails(cli: Stack) -> None:
 # --- the control store: the last gate before a row ----------------------------------------------
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[ControlStore]:
-    opened = ControlStore.from_url(f"sqlite:///{tmp_path / 'control.db'}")
-    yield opened
-    opened.dispose()
-
-
 @pytest.mark.parametrize("org", BAD_IDS)
-def test_the_store_creates_no_organization_off_the_grammar(store: ControlStore, org: str) -> None:
+def test_the_store_creates_no_organization_off_the_grammar(
+    control_store: ControlStore, org: str
+) -> None:
     with pytest.raises(InvalidOrgId):
-        store.organizations.ensure(org)
+        control_store.organizations.ensure(org)
     with pytest.raises(InvalidOrgId):
-        store.organizations.create_api_key(org, create_org=True)
+        control_store.organizations.create_api_key(org, create_org=True)
     with pytest.raises(InvalidOrgId):
-        store.users.create_user(org, "ana@example.com", "hash", create_org=True)
-    assert store.organizations.webhook_secret(org) is None
+        control_store.users.create_user(org, "ana@example.com", "hash", create_org=True)
+    assert control_store.organizations.webhook_secret(org) is None
 
 
-def test_the_store_creates_no_key_or_user_for_an_unknown_org(store: ControlStore) -> None:
+def test_the_store_creates_no_key_or_user_for_an_unknown_org(control_store: ControlStore) -> None:
     with pytest.raises(UnknownOrganization, match="typo"):
-        store.organizations.create_api_key("typo")
+        control_store.organizations.create_api_key("typo")
     with pytest.raises(UnknownOrganization, match="typo"):
-        store.users.create_user("typo", "ana@example.com", "hash")
+        control_store.users.create_user("typo", "ana@example.com", "hash")
     with pytest.raises(UnknownOrganization, match="typo"):
-        store.organizations.rotate_webhook_secret("typo")
-    assert not store.organizations.exists("typo")
-    with store.engine.connect() as conn:
+        control_store.organizations.rotate_webhook_secret("typo")
+    assert not control_store.organizations.exists("typo")
+    with control_store.engine.connect() as conn:
         for table in (organizations, api_keys, users):
             assert conn.scalar(sa.select(sa.func.count()).select_from(table)) == 0
 
@@ -201,25 +202,21 @@ def test_the_store_creates_no_key_or_user_for_an_unknown_org(store: ControlStore
 def plant_org_key(stack: Stack, org_id: str) -> str:
     """A key of `org_id` written straight into the store, as a store from before held it."""
     api_key = API_KEY_PREFIX + secrets.token_urlsafe(32)
-    store = ControlStore.from_url(f"sqlite:///{stack.data_dir / 'control.db'}")
-    try:
-        with store.engine.begin() as conn:
-            conn.execute(
-                organizations.insert().values(
-                    id=org_id, webhook_secret=new_secret(), created_at=utcnow()
-                )
+    with stack.control_store() as store, store.engine.begin() as conn:
+        conn.execute(
+            organizations.insert().values(
+                id=org_id, webhook_secret=new_secret(), created_at=utcnow()
             )
-            conn.execute(
-                api_keys.insert().values(
-                    id="key_" + secrets.token_hex(8),
-                    org_id=org_id,
-                    key_hash=hash_api_key(api_key),
-                    key_hint=api_key[: len(API_KEY_PREFIX) + 4],
-                    created_at=utcnow(),
-                )
+        )
+        conn.execute(
+            api_keys.insert().values(
+                id="key_" + secrets.token_hex(8),
+                org_id=org_id,
+                key_hash=hash_api_key(api_key),
+                key_hint=api_key[: len(API_KEY_PREFIX) + 4],
+                created_at=utcnow(),
             )
-    finally:
-        store.dispose()
+        )
     return api_key
 
 
@@ -243,10 +240,6 @@ def test_a_planted_invalid_org_cannot_land_a_file_outside_its_directory(
 
     assert [path.name for path in stack.data_dir.parent.iterdir()] == [stack.data_dir.name]
     assert list((stack.data_dir / "landing").glob("*.json")) == []
-    store = ControlStore.from_url(f"sqlite:///{stack.data_dir / 'control.db'}")
-    try:
-        with store.engine.connect() as conn:
-            query = sa.select(sa.func.count()).where(imports.c.org_id == org_id)
-            assert conn.scalar(query) == 0
-    finally:
-        store.dispose()
+    with stack.control_store() as store, store.engine.connect() as conn:
+        query = sa.select(sa.func.count()).where(imports.c.org_id == org_id)
+        assert conn.scalar(query) == 0

@@ -1,9 +1,10 @@
 """Submission leases: several submitters (API replicas, uvicorn workers) drain one outbox, and
 each import is still submitted once.
 
-The claim itself is checked on a SQLite file of its own; then against the stack: submitters of
-three "replicas" plus the stack's own API race for twenty imports and each gets one run; and a
-control store created before the lease column existed is upgraded and its import submitted.
+The claim itself is checked on a control store of its own (a fresh PostgreSQL database); then
+against the stack: submitters of three "replicas" plus the stack's own API race for twenty imports
+and each gets one run; and a SQLite control store of a release from before the lease column is
+moved into PostgreSQL and its import submitted.
 """
 
 from __future__ import annotations
@@ -28,9 +29,11 @@ from api.submitter import RunSubmitter
 from core import landing
 from core.contracts import tags
 from core.control_store import ControlStore
+from core.control_store.legacy import adopt_legacy_store
 from core.control_store.tables import imports, utcnow
 from core.settings import Settings
 from tests.integration.api_support import contacts
+from tests.lake import fresh_database
 from tests.stack import Stack
 
 pytestmark = pytest.mark.integration
@@ -70,8 +73,8 @@ OLD_IMPORTS_DDL = [
 
 
 @pytest.fixture
-def store_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'control.db'}"
+def store_url(postgres_admin_url: str) -> str:
+    return fresh_database(postgres_admin_url)
 
 
 @pytest.fixture
@@ -145,7 +148,7 @@ def test_two_processes_claiming_at_once_get_one_claim_each_import(
     import_ids = [accepted_import(store, tmp_path) for _ in range(20)]
 
     def claim_all(_: int) -> list[bool]:
-        # An engine of its own: another API process on the same file.
+        # An engine of its own: another API process on the same store.
         other = ControlStore.from_url(store_url)
         try:
             return [other.imports.claim_submission(import_id, LEASE) for import_id in import_ids]
@@ -199,8 +202,8 @@ def test_a_failed_submission_releases_its_claim(store: ControlStore, tmp_path: P
 def test_racing_submitters_launch_one_run_per_import(stack: Stack) -> None:
     org = f"leases-{secrets.token_hex(3)}"
     api_key = stack.new_org_key(org)
-    settings = Settings(data_dir=stack.data_dir)
-    store = ControlStore.from_url(settings.resolved_control_store_url)
+    settings = stack.settings
+    store = ControlStore.from_url(settings.running_postgres_url)
     try:
         import_ids = [reserve_and_land(store, settings.landing_dir, org, 2 * i) for i in range(20)]
         # Accepted together, so the stack's own submitter (polling every few seconds) and the
@@ -210,7 +213,7 @@ def test_racing_submitters_launch_one_run_per_import(stack: Stack) -> None:
 
         # Three more API processes' stores and gateways, built before the race starts.
         replicas = [
-            (ControlStore.from_url(settings.resolved_control_store_url), gateway_for(stack))
+            (ControlStore.from_url(settings.running_postgres_url), gateway_for(stack))
             for _ in range(3)
         ]
         try:
@@ -247,10 +250,11 @@ def test_racing_submitters_launch_one_run_per_import(stack: Stack) -> None:
 
 @GQL_DEPRECATION
 @pytest.mark.timeout(600)
-def test_a_control_store_from_before_leases_is_upgraded_and_submits(
+def test_a_sqlite_control_store_from_before_leases_is_moved_in_and_submits(
     stack: Stack, store_url: str, tmp_path: Path
 ) -> None:
-    old = sa.create_engine(store_url)
+    legacy = tmp_path / "control.db"
+    old = sa.create_engine(f"sqlite:///{legacy}")
     import_id = "imp_" + secrets.token_hex(12)
     org = f"leases-old-{secrets.token_hex(3)}"
     body = json.dumps({"contacts": contacts(2)}).encode()
@@ -277,8 +281,12 @@ def test_a_control_store_from_before_leases_is_upgraded_and_submits(
     store = ControlStore.from_url(store_url)
     gateway = gateway_for(stack)
     try:
-        columns = {column["name"] for column in sa.inspect(store.engine).get_columns("imports")}
-        assert "submit_claimed_until" in columns
+        moved = adopt_legacy_store(legacy, store)
+        assert moved is not None
+        assert "1 imports" in moved
+        assert not legacy.exists()
+        assert (tmp_path / "control.db.migrated").exists()
+        assert adopt_legacy_store(legacy, store) is None  # once
         assert [record.id for record in store.imports.unsubmitted_imports()] == [import_id]
         assert RunSubmitter(store, gateway).submit_pending() == 0
         record = store.imports.get_import_by_id(import_id)

@@ -35,6 +35,7 @@ from orchestration.runtime.stack import SEED_EXAMPLE
 from orchestration.webhooks.delivery import JITTER, RETRY_SCHEDULE_S
 from orchestration.webhooks.leases import org_cap
 from tests.integration.api_support import assert_timestamp
+from tests.lake import fresh_database
 from tests.stack import TERMINAL, Stack, make_stack
 
 pytestmark = pytest.mark.integration
@@ -768,17 +769,18 @@ def test_private_targets_are_blocked_at_delivery(
 
 
 def test_a_tick_claims_no_more_than_the_dispatcher_can_start(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, postgres_admin_url: str
 ) -> None:
     """Events beyond the free attempt slots stay unclaimed: claimed, they would queue behind slow
     receivers while their leases ran out, and be claimed and attempted a second time."""
     monkeypatch.setattr(sensors, "TICK_WAIT_S", 0.1)
-    url = f"sqlite:///{tmp_path / 'control.db'}"
+    url = fresh_database(postgres_admin_url)
     store = ControlStore.from_url(url)
     secret = store.organizations.ensure("org")
     # One scan per tick (no watching): each tick() below is one claim of due events.
     delivery = WebhookDelivery(
-        control_store_url=url,
+        postgres_url=url,
+        postgres_dir=str(tmp_path / "postgres"),
         allow_private=True,
         timeout_seconds=2.0,
         concurrency=2,
@@ -828,18 +830,19 @@ def test_a_tick_claims_no_more_than_the_dispatcher_can_start(
 
 
 def test_hanging_receivers_of_one_organization_do_not_delay_another(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, postgres_admin_url: str
 ) -> None:
     """Organization A's 60 events go to receivers that never answer; B's one event, recorded
     after all of them, is delivered while every request of A's is still open: A may hold only
     its share of the 16 slots, so slots stay free for B (docs/webhooks.md, Fairness)."""
     monkeypatch.setattr(sensors, "TICK_WAIT_S", 0.1)
-    url = f"sqlite:///{tmp_path / 'control.db'}"
+    url = fresh_database(postgres_admin_url)
     store = ControlStore.from_url(url)
     secrets = {org: store.organizations.ensure(org) for org in ("org-a", "org-b")}
     # A timeout far beyond the test, so none of A's attempts can end before it does.
     delivery = WebhookDelivery(
-        control_store_url=url,
+        postgres_url=url,
+        postgres_dir=str(tmp_path / "postgres"),
         allow_private=True,
         timeout_seconds=600.0,
         concurrency=16,

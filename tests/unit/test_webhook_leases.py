@@ -1,12 +1,11 @@
 """The claim policy (`orchestration/webhooks/leases.py`): free slots go one at a time to the
 organization with the fewest events in flight, and none holds more than its cap, so one tenant's
-backlog never takes the slots another tenant's webhook needs. Claims run on a real SQLite store."""
+backlog never takes the slots another tenant's webhook needs. Claims run on a real control store
+(a fresh PostgreSQL database)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -52,10 +51,8 @@ def test_no_organization_gets_more_than_it_has_due() -> None:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[ControlStore]:
-    opened = ControlStore.from_url(f"sqlite:///{tmp_path / 'control.db'}")
-    yield opened
-    opened.dispose()
+def store(control_store: ControlStore) -> ControlStore:
+    return control_store
 
 
 def enqueue(store: ControlStore, org: str, count: int) -> None:
