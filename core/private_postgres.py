@@ -92,6 +92,18 @@ class PrivatePostgres:
     def log_file(self) -> Path:
         return self.root / "postgres.log"
 
+    @property
+    def passfile(self) -> Path:
+        """The password as libpq reads it (any port: the server's changes across starts), so
+        Dagster's `dagster.yaml` can name this file instead of holding the password."""
+        return self.root / "pgpass"
+
+    def _write_passfile(self) -> None:
+        if not self.passfile.exists():
+            self.passfile.touch(mode=0o600)
+            password = self.password_file.read_text().strip()  # URL-safe: nothing to escape
+            self.passfile.write_text(f"127.0.0.1:*:*:{SUPERUSER}:{password}\n")
+
     def initialize(self) -> None:
         """Create the cluster once (initdb, ~1 s); a no-op when it exists."""
         if (self.cluster / "PG_VERSION").exists():
@@ -139,6 +151,7 @@ class PrivatePostgres:
         """Start the server as a child in its own process group; returns it and the URL of the
         `oliai` database once it accepts connections. Stop it with `stop`."""
         self.initialize()
+        self._write_passfile()
         port = _free_port()
         user = _run_as()
         with open(self.log_file, "ab") as log:

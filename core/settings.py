@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -34,6 +35,12 @@ class Settings(BaseSettings):
         default=None,
         description="Where the lake's Parquet files live; defaults to <data dir>/warehouse/. "
         "A path every host can reach when scaled.",
+    )
+    dagster_storage: Literal["postgres", "sqlite"] = Field(
+        default="postgres",
+        description="Where Dagster's instance keeps runs and event logs: schema `dagster` on the "
+        "PostgreSQL server, or (to compare, bench/instance_storage.py) Dagster's default SQLite "
+        "files under <data dir>/dagster/.",
     )
     # Time travel reaches this far back; older snapshots are expired by the maintenance job.
     lake_snapshot_retention_days: float = 30.0

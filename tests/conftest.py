@@ -9,6 +9,7 @@ from hypothesis import settings
 
 from core.control_store import ControlStore
 from core.settings import Settings
+from orchestration.runtime.instance import instance_environment
 from tests.lake import fresh_database, postgres_server
 from tests.stack import Stack, running_stack
 
@@ -33,9 +34,16 @@ def postgres_admin_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str
 
 
 @pytest.fixture
-def lake_settings(tmp_path: Path, postgres_admin_url: str) -> Settings:
-    """Settings with their own data directory and their own database for the lake's catalog."""
-    return Settings(data_dir=tmp_path / "data", postgres_url=fresh_database(postgres_admin_url))
+def lake_settings(
+    tmp_path: Path, postgres_admin_url: str, monkeypatch: pytest.MonkeyPatch
+) -> Settings:
+    """Settings with their own data directory and their own database (the lake's catalog, the
+    control store, Dagster's instance), on the session's server as an external one."""
+    settings = Settings(data_dir=tmp_path / "data", postgres_url=fresh_database(postgres_admin_url))
+    # What `oliai up` gives its children: the instance's dagster.yaml names the variable.
+    for name, value in instance_environment(settings).items():
+        monkeypatch.setenv(name, value)
+    return settings
 
 
 @pytest.fixture

@@ -89,13 +89,27 @@ class Stack:
         return query_warehouse(location, sql).to_dicts()
 
     @contextmanager
+    def postgres_url(self) -> Iterator[str]:
+        """The stack's PostgreSQL; with the stack stopped, its private server started for the
+        block (as an `oliai` command does)."""
+        from core import private_postgres
+
+        settings = self.settings
+        if settings.postgres_url:
+            yield settings.postgres_url
+            return
+        with private_postgres.serving(settings.postgres_dir) as url:
+            yield url
+
+    @contextmanager
     def control_store(self) -> Iterator[ControlStore]:
-        """The stack's control store (the stack must be running)."""
-        store = ControlStore.from_url(self.settings.running_postgres_url)
-        try:
-            yield store
-        finally:
-            store.dispose()
+        """The stack's control store, running or not."""
+        with self.postgres_url() as url:
+            store = ControlStore.from_url(url)
+            try:
+                yield store
+            finally:
+                store.dispose()
 
     def new_org_key(self, org: str) -> str:
         """A key of `org`, which is created if new (`--create-org`)."""

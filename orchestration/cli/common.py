@@ -4,6 +4,7 @@ stores."""
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,6 +19,8 @@ from core.control_store.legacy import LegacyStoreConflict, adopt_legacy_store
 from core.settings import Settings
 
 if TYPE_CHECKING:
+    from dagster import DagsterInstance
+
     from orchestration.warehouse.lake import LakeLocation
 
 DataDir = Annotated[
@@ -95,12 +98,46 @@ def opened_store(settings: Settings) -> Iterator[ControlStore]:
             store.dispose()
 
 
-def require_instance(settings: Settings) -> None:
-    """Exit unless the data directory has a Dagster instance: opening one would create it, so a
-    mistyped --data-dir would leave a stray tree."""
+@contextmanager
+def opened_instance(settings: Settings) -> Iterator[DagsterInstance]:
+    """The data directory's Dagster instance; exits if it has none: opening one would create
+    it, so a mistyped --data-dir would leave a stray tree."""
+    from dagster import DagsterInstance
+
+    from orchestration.runtime.instance import (
+        InstanceDatabase,
+        instance_environment,
+        write_instance_config,
+    )
+
     if not settings.dagster_home.is_dir():
         typer.echo(f"No Dagster instance at {settings.dagster_home}: check --data-dir.", err=True)
         raise typer.Exit(1)
+    if not settings.postgres_url and _names_an_external_server(settings.dagster_home):
+        typer.echo(
+            f"{settings.dagster_home / 'dagster.yaml'} is on an external PostgreSQL server: "
+            "set OLIAI_POSTGRES_URL (or --postgres-url where a command has it) to that server.",
+            err=True,
+        )
+        raise typer.Exit(1)
+    with postgres_url(settings) as url:
+        # The private server may have been started for this command, on a port of its own.
+        write_instance_config(settings.dagster_home, InstanceDatabase.of(settings, url))
+        os.environ.update(instance_environment(settings))
+        with DagsterInstance.from_config(str(settings.dagster_home)) as instance:
+            yield instance
+
+
+def _names_an_external_server(dagster_home: Path) -> bool:
+    """Whether the stack wrote dagster.yaml for an external server (no private passfile)."""
+    import yaml
+
+    try:
+        config = yaml.safe_load((dagster_home / "dagster.yaml").read_text())
+    except FileNotFoundError:
+        return False
+    database = config.get("storage", {}).get("postgres", {}).get("postgres_db", {})
+    return bool(database) and "passfile" not in database.get("params", {})
 
 
 def echo_json(value: Any) -> None:

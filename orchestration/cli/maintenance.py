@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from core.settings import MIB
-from orchestration.cli.common import DataDir, load_settings, org_option, require_instance
+from orchestration.cli.common import DataDir, load_settings, opened_instance, org_option
 
 PRUNE_LISTED = 100  # a dry run lists this many imports, then a count
 
@@ -33,13 +33,10 @@ def prune(
     """
     from datetime import UTC, datetime, timedelta
 
-    from dagster import DagsterInstance
-
     from orchestration.maintenance.retention import prunable_imports, prune_imports
 
     settings = load_settings(data_dir)
-    require_instance(settings)
-    with DagsterInstance.from_config(str(settings.dagster_home)) as instance:
+    with opened_instance(settings) as instance:
         imports = prunable_imports(
             instance,
             settings.landing_dir,
@@ -85,7 +82,6 @@ def reexecute(
     Exit 1 if a launch failed or a named import could not be re-executed.
     """
     import httpx
-    from dagster import DagsterInstance
 
     from orchestration.maintenance.reexecution import (
         ImportRun,
@@ -102,9 +98,8 @@ def reexecute(
     if org is not None and not failed:
         raise typer.BadParameter("--org narrows --failed; leave it out when naming imports.")
     settings = load_settings(data_dir)
-    require_instance(settings)
     selected: list[tuple[str, ImportRun | None]]
-    with DagsterInstance.from_config(str(settings.dagster_home)) as instance:
+    with opened_instance(settings) as instance:
         if failed:
             selected = [(run.import_id, run) for run in failed_imports(instance, org)]
         else:

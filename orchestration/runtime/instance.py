@@ -1,16 +1,84 @@
-"""The Dagster instance configuration the stack writes into its data directory."""
+"""The Dagster instance the stack writes into its data directory: its configuration, and its
+storage (runs, event logs, schedules and sensor state) in schema `dagster` of the stack's
+PostgreSQL server, the one the control store and the lake's catalog are on.
+
+`dagster.yaml` never holds a password: for the private server it names the server's passfile
+(`<data dir>/postgres/pgpass`), for an external one the variable `OLIAI_POSTGRES_PASSWORD`, which
+`oliai up` gives its children and `oliai` commands set for themselves.
+"""
 
 from __future__ import annotations
 
+import os
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import psycopg
+import sqlalchemy as sa
 import yaml
 
 from core.contracts import tags
+from core.private_postgres import PrivatePostgres
+from core.settings import Settings
+
+SCHEMA = "dagster"
+PASSWORD_VARIABLE = "OLIAI_POSTGRES_PASSWORD"  # noqa: S105 - a variable name
 
 
-def instance_config(max_concurrent_runs: int = 8) -> dict[str, object]:
+@dataclass(frozen=True)
+class InstanceDatabase:
+    """Where Dagster's storage is: `url` (a libpq URL, password included) and, for the private
+    server, the passfile that stands in for the password."""
+
+    url: str
+    passfile: Path | None
+    # Dagster's default SQLite files under dagster/ instead: to compare (bench/instance_storage.py).
+    sqlite: bool = False
+
+    @classmethod
+    def of(cls, settings: Settings, url: str) -> InstanceDatabase:
+        """`url` is the settings' server: the external one, or the private one as running."""
+        sqlite = settings.dagster_storage == "sqlite"
+        if settings.postgres_url:
+            return cls(url, None, sqlite)
+        return cls(url, PrivatePostgres(settings.postgres_dir).passfile, sqlite)
+
+    def storage_config(self) -> dict[str, Any]:
+        parts = sa.make_url(self.url)
+        params: dict[str, Any] = {**parts.query, "options": f"-csearch_path={SCHEMA}"}
+        database: dict[str, Any] = {
+            "username": parts.username,
+            "hostname": parts.host,
+            "port": parts.port or 5432,
+            "db_name": parts.database,
+        }
+        if self.passfile is not None:
+            params["passfile"] = str(self.passfile)
+        elif parts.password:
+            database["password"] = {"env": PASSWORD_VARIABLE}
+        # dagster-postgres is written for psycopg2 (its webserver hook closes a psycopg 3
+        # connection with `with conn:`); SQLAlchemy 2.1's default for postgresql:// is psycopg 3.
+        driver = {"scheme": "postgresql+psycopg2"}
+        return {"postgres": {"postgres_db": {**database, **driver, "params": params}}}
+
+    def create_schema(self) -> None:
+        if self.sqlite:
+            return
+        with psycopg.connect(self.url, autocommit=True) as con:
+            con.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
+
+
+def instance_environment(settings: Settings) -> dict[str, str]:
+    """The variables a process opening the instance needs (an external server's password)."""
+    password = sa.make_url(settings.postgres_url).password if settings.postgres_url else None
+    return {PASSWORD_VARIABLE: password} if password else {}
+
+
+def instance_config(database: InstanceDatabase, max_concurrent_runs: int = 8) -> dict[str, object]:
+    storage = {} if database.sqlite else {"storage": database.storage_config()}
     return {
+        **storage,
         "telemetry": {"enabled": False},
         "nux": {"enabled": False},
         # Dequeue twice a second on threads: the default 5 s interval dominates a small import.
@@ -42,15 +110,20 @@ def instance_config(max_concurrent_runs: int = 8) -> dict[str, object]:
     }
 
 
-def prepare_instance(dagster_home: Path) -> None:
+def prepare_instance(dagster_home: Path, database: InstanceDatabase) -> str | None:
     """Write dagster.yaml and create the instance's storage once, before the webserver, the
-    daemon and the API start: three processes migrating a fresh SQLite store at the same time
-    can fail ("alembic_version has more than one head")."""
+    daemon and the API start (three processes creating the same tables at once race), with the
+    SQLite history of an earlier release moved in; returns what was moved, if anything.
+
+    Raises `LegacyHistoryConflict` if that history is beside an instance that has runs."""
     from dagster import DagsterInstance
 
-    write_instance_config(dagster_home)
+    from orchestration.runtime.legacy_history import adopt_sqlite_history
+
+    database.create_schema()
+    write_instance_config(dagster_home, database)
     with DagsterInstance.from_config(str(dagster_home)) as instance:
-        instance.get_run_records(limit=1)
+        return None if database.sqlite else adopt_sqlite_history(dagster_home, instance)
 
 
 def fail_interrupted_runs(dagster_home: Path) -> list[str]:
@@ -84,9 +157,14 @@ def fail_interrupted_runs(dagster_home: Path) -> list[str]:
         return [run.run_id for run in runs]
 
 
-def write_instance_config(dagster_home: Path) -> Path:
-    """(Re)writes dagster.yaml so an upgrade of the stack also upgrades its tuning."""
+def write_instance_config(dagster_home: Path, database: InstanceDatabase) -> Path:
+    """(Re)writes dagster.yaml, so an upgrade of the stack also upgrades its tuning and a new port
+    of the private server is followed. Atomically: running processes may be reading it."""
     dagster_home.mkdir(parents=True, exist_ok=True)
     path = dagster_home / "dagster.yaml"
-    path.write_text(yaml.safe_dump(instance_config(), sort_keys=False))
+    text = yaml.safe_dump(instance_config(database), sort_keys=False)
+    if not path.exists() or path.read_text() != text:
+        draft = path.with_name(f".dagster.yaml.{os.getpid()}")
+        draft.write_text(text)
+        draft.replace(path)
     return path

@@ -4,8 +4,9 @@ every run process forked from it starts warm.
 A run process's first steps are importing Dagster's run entry point and this code location
 (~1.1 s), then loading the Dagster instance, whose storages import ~300 more modules (alembic,
 SQLAlchemy dialects, the daemon's types) the first time: another 0.3 to 0.5 s. Doing both here
-once leaves a forked run process only its own work. The instance is disposed again: its SQLite
-storages hold no connection open, so nothing is shared across the fork.
+once leaves a forked run process only its own work. The instance is disposed again: its
+PostgreSQL storages pool no connection (dagster-postgres uses SQLAlchemy's NullPool), so no
+socket is shared across the fork.
 """
 
 import os

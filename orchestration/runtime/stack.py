@@ -31,7 +31,13 @@ from core.control_store import ControlStore
 from core.control_store.legacy import LegacyStoreConflict, adopt_legacy_store
 from core.examples import SEED_EXAMPLE
 from core.settings import Settings
-from orchestration.runtime.instance import fail_interrupted_runs, prepare_instance
+from orchestration.runtime.instance import (
+    InstanceDatabase,
+    fail_interrupted_runs,
+    instance_environment,
+    prepare_instance,
+)
+from orchestration.runtime.legacy_history import LegacyHistoryConflict
 from orchestration.warehouse.lake import LakeLocation
 from orchestration.warehouse.migration import prepare_warehouse
 from orchestration.warehouse.relocation import follow_moved_data_dir
@@ -165,24 +171,29 @@ def start_children(
             str(settings.dagster_port),
         ],
         "dagster-daemon": [_bin("dagster-daemon"), "run", "-w", workspace],
-        "api": [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            API_APP_FACTORY,
-            "--factory",
-            "--http",
-            API_HTTP_PROTOCOL,
-            "--host",
-            host,
-            "--port",
-            str(settings.api_port),
-            "--log-level",
-            "warning",
-        ],
+        "api": api_command(host, settings.api_port),
     }
     return [code_server] + [
         _start(name, command, env, log_dir) for name, command in commands.items()
+    ]
+
+
+def api_command(host: str, port: int) -> list[str]:
+    """One API process (a replica, when several run over the same PostgreSQL and data paths)."""
+    return [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        API_APP_FACTORY,
+        "--factory",
+        "--http",
+        API_HTTP_PROTOCOL,
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
     ]
 
 
@@ -325,6 +336,25 @@ def start_postgres(settings: Settings) -> list[Child]:
     return started
 
 
+def prepare_dagster(settings: Settings) -> None:
+    """Dagster's instance ready on PostgreSQL (the SQLite history of an earlier release moved
+    in), and the runs the last stop left in flight marked failed."""
+    database = InstanceDatabase.of(settings, settings.running_postgres_url)
+    try:
+        moved = prepare_instance(settings.dagster_home, database)
+    except LegacyHistoryConflict as conflict:
+        raise StartFailed(str(conflict)) from None
+    if moved:
+        print(moved, flush=True)
+    interrupted = fail_interrupted_runs(settings.dagster_home)
+    if interrupted:
+        print(
+            f"Marked {len(interrupted)} run(s) left in flight by the last stop as failed; "
+            "their imports show FAILED; re-execute them with `oliai reexecute --failed`.",
+            flush=True,
+        )
+
+
 def prepare_control_store(settings: Settings) -> dict[str, str]:
     """The control store ready on PostgreSQL (one of an earlier release moved in); returns the
     demo organization's credentials."""
@@ -349,14 +379,8 @@ def _without_password(url: str) -> str:
 def run_stack(settings: Settings) -> int:
     data_dir = settings.resolved_data_dir
     data_dir.mkdir(parents=True, exist_ok=True)
-    prepare_instance(settings.dagster_home)
-    interrupted = fail_interrupted_runs(settings.dagster_home)
-    if interrupted:
-        print(
-            f"Marked {len(interrupted)} run(s) left in flight by the last stop as failed; "
-            "their imports show FAILED; re-execute them with `oliai reexecute --failed`.",
-            flush=True,
-        )
+    # This process opens the instance too: an external server's password, as the children get it.
+    os.environ.update(instance_environment(settings))
     stopping = False
 
     def request_stop(_signum: int, _frame: object) -> None:
@@ -371,6 +395,7 @@ def run_stack(settings: Settings) -> int:
     with tempfile.TemporaryDirectory(prefix="oliai-") as sockets:
         try:
             postgres = start_postgres(settings)
+            prepare_dagster(settings)
             credentials = prepare_control_store(settings)
             children = start_children(
                 settings, data_dir / "logs", Path(sockets) / "code.sock", lambda: stopping

@@ -1,5 +1,7 @@
-"""`oliai up --postgres-url` puts the lake's catalog on an external server, as a scaled deployment
-does: the same code as the private default, and the URL's password printed and logged nowhere.
+"""`oliai up --postgres-url` puts everything shared on an external server, as a scaled deployment
+does: Dagster's instance (schema `dagster`), the control store (`control`) and the lake's catalog
+(`ducklake`); the same code as the private default, and the URL's password printed and written
+nowhere (`dagster.yaml` names a variable).
 
 The "external" server is the test session's own PostgreSQL (another process, another cluster),
 reached only through the URL.
@@ -10,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import psycopg
 import pytest
 
 from core.settings import Settings
@@ -21,7 +24,7 @@ from tests.stack import make_stack
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
 
-def test_the_lake_catalog_on_an_external_server(tmp_path: Path, postgres_admin_url: str) -> None:
+def test_everything_shared_on_an_external_server(tmp_path: Path, postgres_admin_url: str) -> None:
     url = fresh_database(postgres_admin_url)
     parts = urlsplit(url)
     assert parts.password
@@ -34,9 +37,14 @@ def test_the_lake_catalog_on_an_external_server(tmp_path: Path, postgres_admin_u
         assert status["status"] == "COMPLETED"
         lake = LakeLocation(url, Settings(data_dir=stack.data_dir).resolved_lake_data_path)
         rows = query_warehouse(lake, "SELECT name FROM contacts").to_dicts()
+        with psycopg.connect(url) as con:
+            stored = con.execute(
+                "SELECT (SELECT count(*) FROM dagster.runs), (SELECT count(*) FROM control.imports)"
+            ).fetchone()
     finally:
         stack.stop()
     assert rows == [{"name": "Ann"}]
+    assert stored == (1, 1)  # the import's run and its row, both on the external server
     banner = "".join(stack.output)
     assert f"PostgreSQL: external server {parts.hostname}:{parts.port}{parts.path}" in banner
     assert not (tmp_path / "data" / "postgres").exists()  # no private server was started

@@ -23,8 +23,10 @@ from tests.stack import Stack
 
 @contextmanager
 def control_db(stack: Stack) -> Iterator[psycopg.Connection[dict[str, Any]]]:
-    url = stack.settings.running_postgres_url
-    with psycopg.connect(url, row_factory=dict_row, options="-csearch_path=control") as conn:
+    with (
+        stack.postgres_url() as url,
+        psycopg.connect(url, row_factory=dict_row, options="-csearch_path=control") as conn,
+    ):
         yield conn  # one transaction, committed on exit
 
 

@@ -27,7 +27,7 @@ from core.contracts import IMPORT_JOB, tags
 from core.control_store import ControlStore
 from core.landing import land_request
 from core.settings import Settings
-from orchestration.runtime.instance import prepare_instance
+from orchestration.runtime.instance import InstanceDatabase, prepare_instance
 from orchestration.runtime.stack import Child, start_children
 from orchestration.warehouse.migration import prepare_warehouse
 from orchestration.warehouse.reader import query_warehouse
@@ -88,7 +88,9 @@ def dagster_stack(lake_settings: Settings) -> Iterator[DagsterStack]:
         update={"host": "127.0.0.1", "api_port": free_port(), "dagster_port": free_port()}
     )
     # As `oliai up` does: storages exist before the children start, or they race creating them.
-    prepare_instance(settings.dagster_home)
+    prepare_instance(
+        settings.dagster_home, InstanceDatabase.of(settings, settings.running_postgres_url)
+    )
     ControlStore.from_url(settings.running_postgres_url).dispose()
     prepare_warehouse(location(settings), settings.legacy_warehouse_path)
     instance = DagsterInstance.from_config(str(settings.dagster_home))

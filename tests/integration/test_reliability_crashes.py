@@ -24,9 +24,7 @@ import psutil
 import pytest
 from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
 
-from core import private_postgres
 from core.contracts import tags
-from core.control_store import ControlStore
 from orchestration.maintenance.reexecution import launch_reexecution
 from tests.integration.api_support import BULK, phone
 from tests.stack import TERMINAL, Stack, running_stack
@@ -227,13 +225,10 @@ def test_api_killed_right_after_202s(crash_stack: Stack, instance: DagsterInstan
     assert stack.process.wait(timeout=90) == 1
     assert accepted
 
-    # The stack is down, its private server too: start that alone to read the store.
-    with private_postgres.serving(stack.settings.postgres_dir) as url:
-        store = ControlStore.from_url(url)
+    with stack.control_store() as store:  # the stack is down: its server started for this
         unsubmitted = {
             record.id for record in store.imports.unsubmitted_imports() if record.org_id == org
         }
-        store.dispose()
     print(f"accepted {len(accepted)}; unsubmitted when the API died: {len(unsubmitted)}")
 
     stack.start()

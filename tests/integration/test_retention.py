@@ -3,6 +3,7 @@ instance in `tmp_path` with the import job run in process."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ from core.landing import land_request, landing_path
 from core.settings import Settings
 from orchestration.definitions import build_definitions
 from orchestration.maintenance.retention import PrunableImport, prunable_imports, prune_imports
-from orchestration.runtime.instance import prepare_instance
+from orchestration.runtime.instance import InstanceDatabase, prepare_instance
 from tests.stack import OLIAI
 
 pytestmark = pytest.mark.integration
@@ -96,7 +97,9 @@ def import_tags(import_id: str) -> dict[str, str]:
 @pytest.fixture
 def data(lake_settings: Settings) -> Iterator[DataDir]:
     settings = lake_settings
-    prepare_instance(settings.dagster_home)
+    prepare_instance(
+        settings.dagster_home, InstanceDatabase.of(settings, settings.running_postgres_url)
+    )
     with DagsterInstance.from_config(str(settings.dagster_home)) as instance:
         yield DataDir(settings, instance)
 
@@ -169,6 +172,8 @@ def oliai_prune(data: DataDir, *args: str) -> str:
             "1",
             *args,
         ],
+        # As an operator of a deployment on an external server runs it.
+        env={**os.environ, "OLIAI_POSTGRES_URL": str(data.settings.postgres_url)},
         capture_output=True,
         text=True,
         timeout=120,
@@ -176,6 +181,18 @@ def oliai_prune(data: DataDir, *args: str) -> str:
     )
     assert result.returncode == 0, result.stderr
     return result.stdout
+
+
+def test_the_cli_without_the_external_server_url_refuses(data: DataDir) -> None:
+    """It would otherwise start a private server of its own and point dagster.yaml at it."""
+    before = (data.settings.dagster_home / "dagster.yaml").read_text()
+    env = {k: v for k, v in os.environ.items() if k != "OLIAI_POSTGRES_URL"}
+    command = [OLIAI, "prune", "--data-dir", str(data.settings.data_dir), "--older-than-days", "1"]
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1
+    assert "set OLIAI_POSTGRES_URL" in result.stderr
+    assert (data.settings.dagster_home / "dagster.yaml").read_text() == before
+    assert not data.settings.postgres_dir.exists()
 
 
 def test_cli_dry_run_deletes_nothing_and_prune_deletes_only_old_imports(data: DataDir) -> None:

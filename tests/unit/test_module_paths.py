@@ -27,7 +27,8 @@ def test_code_server_modules_import() -> None:
 
 
 def test_instance_run_coordinator_resolves() -> None:
-    coordinator = instance.instance_config()["run_coordinator"]
+    database = instance.InstanceDatabase("postgresql://oliai@127.0.0.1:5432/oliai", None)
+    coordinator = instance.instance_config(database)["run_coordinator"]
     assert isinstance(coordinator, dict)
     cls = resolve(coordinator["module"], coordinator["class"])
     assert isinstance(cls, type)
