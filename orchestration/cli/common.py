@@ -136,7 +136,7 @@ def _names_an_external_server(dagster_home: Path) -> bool:
         config = yaml.safe_load((dagster_home / "dagster.yaml").read_text())
     except FileNotFoundError:
         return False
-    database = config.get("storage", {}).get("postgres", {}).get("postgres_db", {})
+    database = config.get("run_storage", {}).get("config", {}).get("postgres_db", {})
     return bool(database) and "passfile" not in database.get("params", {})
 
 

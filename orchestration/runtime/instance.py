@@ -23,6 +23,7 @@ from core.private_postgres import PrivatePostgres
 from core.settings import Settings
 
 SCHEMA = "dagster"
+POOLED_STORAGE_MODULE = "orchestration.runtime.pooled_storage"  # imported by name, by Dagster
 PASSWORD_VARIABLE = "OLIAI_POSTGRES_PASSWORD"  # noqa: S105 - a variable name
 
 
@@ -45,6 +46,7 @@ class InstanceDatabase:
         return cls(url, PrivatePostgres(settings.postgres_dir).passfile, sqlite)
 
     def storage_config(self) -> dict[str, Any]:
+        """The three storages' `config`: the server, without its password."""
         parts = sa.make_url(self.url)
         params: dict[str, Any] = {**parts.query, "options": f"-csearch_path={SCHEMA}"}
         database: dict[str, Any] = {
@@ -60,7 +62,21 @@ class InstanceDatabase:
         # dagster-postgres is written for psycopg2 (its webserver hook closes a psycopg 3
         # connection with `with conn:`); SQLAlchemy 2.1's default for postgresql:// is psycopg 3.
         driver = {"scheme": "postgresql+psycopg2"}
-        return {"postgres": {"postgres_db": {**database, **driver, "params": params}}}
+        return {"postgres_db": {**database, **driver, "params": params}}
+
+    def storages(self) -> dict[str, Any]:
+        """dagster.yaml's run, event log and schedule storages: dagster-postgres's, pooled."""
+        if self.sqlite:
+            return {}
+        config = self.storage_config()
+        return {
+            f"{kind}_storage": {
+                "module": POOLED_STORAGE_MODULE,
+                "class": f"PooledPostgres{name}Storage",
+                "config": config,
+            }
+            for kind, name in (("run", "Run"), ("event_log", "EventLog"), ("schedule", "Schedule"))
+        }
 
     def create_schema(self) -> None:
         if self.sqlite:
@@ -76,9 +92,8 @@ def instance_environment(settings: Settings) -> dict[str, str]:
 
 
 def instance_config(database: InstanceDatabase, max_concurrent_runs: int = 8) -> dict[str, object]:
-    storage = {} if database.sqlite else {"storage": database.storage_config()}
     return {
-        **storage,
+        **database.storages(),
         "telemetry": {"enabled": False},
         "nux": {"enabled": False},
         # Dequeue twice a second on threads: the default 5 s interval dominates a small import.

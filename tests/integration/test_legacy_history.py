@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from dagster import DagsterInstance, DagsterRunStatus, job, op
+from dagster_postgres.run_storage import PostgresRunStorage
 
 from core.settings import Settings
 from orchestration.runtime.instance import InstanceDatabase, prepare_instance
@@ -51,7 +52,7 @@ def test_the_sqlite_history_is_moved_in_once(lake_settings: Settings) -> None:
     assert (home / "history.migrated" / "runs.db").exists()
 
     with DagsterInstance.from_config(str(home)) as instance:
-        assert type(instance.run_storage).__name__ == "PostgresRunStorage"
+        assert isinstance(instance.run_storage, PostgresRunStorage)
         records = {record.dagster_run.run_id: record for record in instance.get_run_records()}
         assert set(records) == set(run_ids)
         for run_id, record in records.items():

@@ -28,7 +28,12 @@ def test_code_server_modules_import() -> None:
 
 def test_instance_run_coordinator_resolves() -> None:
     database = instance.InstanceDatabase("postgresql://oliai@127.0.0.1:5432/oliai", None)
-    coordinator = instance.instance_config(database)["run_coordinator"]
+    config = instance.instance_config(database)
+    for kind in ("run_storage", "event_log_storage", "schedule_storage"):
+        storage = config[kind]
+        assert isinstance(storage, dict)
+        assert isinstance(resolve(storage["module"], storage["class"]), type)
+    coordinator = config["run_coordinator"]
     assert isinstance(coordinator, dict)
     cls = resolve(coordinator["module"], coordinator["class"])
     assert isinstance(cls, type)
