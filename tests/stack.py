@@ -15,13 +15,16 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import psutil
 
 from core.control_store import ControlStore
 from core.settings import Settings
+
+if TYPE_CHECKING:
+    from dagster import DagsterInstance
 
 OLIAI = str(Path(sys.executable).with_name("oliai"))
 BANNER_END = "Ctrl-C stops everything"
@@ -91,15 +94,20 @@ class Stack:
     @contextmanager
     def postgres_url(self) -> Iterator[str]:
         """The stack's PostgreSQL; with the stack stopped, its private server started for the
-        block (as an `oliai` command does)."""
-        from core import private_postgres
+        block, as an `oliai` command does."""
+        from orchestration.cli.common import postgres_url
 
-        settings = self.settings
-        if settings.postgres_url:
-            yield settings.postgres_url
-            return
-        with private_postgres.serving(settings.postgres_dir) as url:
+        with postgres_url(self.settings) as url:
             yield url
+
+    @contextmanager
+    def instance(self) -> Iterator[DagsterInstance]:
+        """The stack's Dagster instance, opened now: a restarted stack's private server listens
+        on another port, so an instance opened before the restart cannot reach it."""
+        from dagster import DagsterInstance
+
+        with DagsterInstance.from_config(str(self.data_dir / "dagster")) as instance:
+            yield instance
 
     @contextmanager
     def control_store(self) -> Iterator[ControlStore]:

@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 import psutil
 import pytest
-from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
+from dagster import DagsterRunStatus, RunsFilter
 
 from core.contracts import tags
 from orchestration.maintenance.reexecution import launch_reexecution
@@ -37,12 +37,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
 def crash_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     with running_stack(tmp_path_factory.mktemp("crashes") / "data") as stack:
         yield stack
-
-
-@pytest.fixture(scope="module")
-def instance(crash_stack: Stack) -> Iterator[DagsterInstance]:
-    with DagsterInstance.from_config(str(crash_stack.data_dir / "dagster")) as dagster:
-        yield dagster
 
 
 # The stack's processes
@@ -183,19 +177,20 @@ def assert_whole_imports(
         ), row
 
 
-def runs_per_import(instance: DagsterInstance, import_ids: list[str]) -> dict[str, int]:
-    return {
-        import_id: len(
-            instance.get_run_records(filters=RunsFilter(tags={tags.IMPORT_ID: import_id}))
-        )
-        for import_id in import_ids
-    }
+def runs_per_import(stack: Stack, import_ids: list[str]) -> dict[str, int]:
+    with stack.instance() as instance:
+        return {
+            import_id: len(
+                instance.get_run_records(filters=RunsFilter(tags={tags.IMPORT_ID: import_id}))
+            )
+            for import_id in import_ids
+        }
 
 
 # The tests
 
 
-def test_api_killed_right_after_202s(crash_stack: Stack, instance: DagsterInstance) -> None:
+def test_api_killed_right_after_202s(crash_stack: Stack) -> None:
     stack = crash_stack
     org = "crash-api"
     key = stack.new_org_key(org)
@@ -241,10 +236,10 @@ def test_api_killed_right_after_202s(crash_stack: Stack, instance: DagsterInstan
         items = reexecute_failed(stack, client, items)
     assert_whole_imports(stack, org, {i: item["total"] for i, item in items.items()}, items)
     # The outbox never launched a second run for an import (re-executions aside).
-    assert runs_per_import(instance, list(items)) == {i: 2 if i in failed else 1 for i in items}
+    assert runs_per_import(crash_stack, list(items)) == {i: 2 if i in failed else 1 for i in items}
 
 
-def test_daemon_killed_while_runs_are_queued(crash_stack: Stack, instance: DagsterInstance) -> None:
+def test_daemon_killed_while_runs_are_queued(crash_stack: Stack) -> None:
     stack = crash_stack
     org = "crash-daemon"
     key = stack.new_org_key(org)
@@ -253,7 +248,8 @@ def test_daemon_killed_while_runs_are_queued(crash_stack: Stack, instance: Dagst
     imports, size = 16, 2000
 
     def statuses() -> dict[str, DagsterRunStatus]:
-        records = instance.get_run_records(filters=RunsFilter(tags={tags.ORG_ID: org}))
+        with stack.instance() as instance:
+            records = instance.get_run_records(filters=RunsFilter(tags={tags.ORG_ID: org}))
         return {r.dagster_run.tags[tags.IMPORT_ID]: r.dagster_run.status for r in records}
 
     accepted = post_imports(stack, key, imports, size, note="n" * 1500)
@@ -330,9 +326,7 @@ def test_run_worker_killed_inside_the_warehouse_write(
     assert_whole_imports(stack, org, {import_id: 10_000}, items)
 
 
-def test_private_postgres_killed_while_imports_run(
-    crash_stack: Stack, instance: DagsterInstance
-) -> None:
+def test_private_postgres_killed_while_imports_run(crash_stack: Stack) -> None:
     """The lake's catalog server dies mid-import: `oliai up` stops the rest (exit 1); restarted,
     it starts PostgreSQL again (crash recovery), and every accepted import ends whole once the
     failed ones are re-executed."""
@@ -343,7 +337,8 @@ def test_private_postgres_killed_while_imports_run(
     accepted = post_imports(stack, key, imports, size, note="n" * 500)
 
     def started() -> bool:
-        records = instance.get_run_records(filters=RunsFilter(tags={tags.ORG_ID: org}))
+        with stack.instance() as instance:
+            records = instance.get_run_records(filters=RunsFilter(tags={tags.ORG_ID: org}))
         return any(r.dagster_run.status == DagsterRunStatus.STARTED for r in records)
 
     deadline = time.monotonic() + 60
