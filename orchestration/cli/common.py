@@ -107,13 +107,14 @@ def opened_instance(settings: Settings) -> Iterator[DagsterInstance]:
     from orchestration.runtime.instance import (
         InstanceDatabase,
         instance_environment,
+        names_an_external_server,
         write_instance_config,
     )
 
     if not settings.dagster_home.is_dir():
         typer.echo(f"No Dagster instance at {settings.dagster_home}: check --data-dir.", err=True)
         raise typer.Exit(1)
-    if not settings.postgres_url and _names_an_external_server(settings.dagster_home):
+    if not settings.postgres_url and names_an_external_server(settings.dagster_home):
         typer.echo(
             f"{settings.dagster_home / 'dagster.yaml'} is on an external PostgreSQL server: "
             "set OLIAI_POSTGRES_URL (or --postgres-url where a command has it) to that server.",
@@ -126,18 +127,6 @@ def opened_instance(settings: Settings) -> Iterator[DagsterInstance]:
         os.environ.update(instance_environment(settings))
         with DagsterInstance.from_config(str(settings.dagster_home)) as instance:
             yield instance
-
-
-def _names_an_external_server(dagster_home: Path) -> bool:
-    """Whether the stack wrote dagster.yaml for an external server (no private passfile)."""
-    import yaml
-
-    try:
-        config = yaml.safe_load((dagster_home / "dagster.yaml").read_text())
-    except FileNotFoundError:
-        return False
-    database = config.get("run_storage", {}).get("config", {}).get("postgres_db", {})
-    return bool(database) and "passfile" not in database.get("params", {})
 
 
 def echo_json(value: Any) -> None:

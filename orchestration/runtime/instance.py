@@ -85,6 +85,17 @@ class InstanceDatabase:
             con.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
 
 
+def names_an_external_server(dagster_home: Path) -> bool:
+    """Whether `dagster_home`'s dagster.yaml was written (`storages`) for an external server:
+    PostgreSQL storages without the private server's passfile."""
+    try:
+        config = yaml.safe_load((dagster_home / "dagster.yaml").read_text())
+    except FileNotFoundError:
+        return False
+    database = config.get("run_storage", {}).get("config", {}).get("postgres_db", {})
+    return bool(database) and "passfile" not in database.get("params", {})
+
+
 def instance_environment(settings: Settings) -> dict[str, str]:
     """The variables a process opening the instance needs (an external server's password)."""
     password = sa.make_url(settings.postgres_url).password if settings.postgres_url else None
