@@ -20,17 +20,26 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "oliai"))
 
 
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """One stack for the session, started exactly as `oliai up` starts it."""
-    with running_stack(tmp_path_factory.mktemp("stack") / "data") as running:
-        yield running
+def postgres_server_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("postgres") / "postgres"
 
 
 @pytest.fixture(scope="session")
-def postgres_admin_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """One private PostgreSQL server for the session's in-process tests."""
-    with postgres_server(tmp_path_factory.mktemp("postgres") / "postgres") as url:
+def postgres_admin_url(postgres_server_dir: Path) -> Iterator[str]:
+    """One PostgreSQL server for the session: the in-process tests' databases, and the shared
+    stack's as a deployment's external server."""
+    with postgres_server(postgres_server_dir) as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory, postgres_admin_url: str) -> Iterator[Stack]:
+    """One stack for the session, started exactly as `oliai up` starts it, on a database of the
+    session's server given as `OLIAI_POSTGRES_URL` (as a scaled deployment runs). The stacks of
+    the journey, the crash tests and the others start their own private server, the default."""
+    data_dir = tmp_path_factory.mktemp("stack") / "data"
+    with running_stack(data_dir, OLIAI_POSTGRES_URL=fresh_database(postgres_admin_url)) as running:
+        yield running
 
 
 @pytest.fixture

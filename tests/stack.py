@@ -106,8 +106,17 @@ class Stack:
         on another port, so an instance opened before the restart cannot reach it."""
         from dagster import DagsterInstance
 
-        with DagsterInstance.from_config(str(self.data_dir / "dagster")) as instance:
-            yield instance
+        from orchestration.runtime.instance import instance_environment
+
+        # An external server's password, as `oliai up` gives its children (dagster.yaml names it).
+        saved = dict(os.environ)
+        os.environ.update(instance_environment(self.settings))
+        try:
+            with DagsterInstance.from_config(str(self.data_dir / "dagster")) as instance:
+                yield instance
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
 
     @contextmanager
     def control_store(self) -> Iterator[ControlStore]:

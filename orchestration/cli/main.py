@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import typer
 
-from orchestration.cli import imports, keys, maintenance, sql, stack, users, webhooks
+from orchestration.cli import imports, keys, maintenance, serve, sql, stack, users, webhooks
 
 app = typer.Typer(
     help="OliAI contacts imports: the stack, keys, webhooks and the warehouse.",
@@ -14,9 +14,10 @@ app = typer.Typer(
 app.add_typer(keys.app, name="keys")
 app.add_typer(webhooks.app, name="webhooks")
 app.add_typer(users.app, name="users")
+app.add_typer(serve.app, name="serve")
 app.command()(sql.sql)
 app.command()(maintenance.prune)
 app.command()(maintenance.reexecute)
 app.command()(stack.up)
-app.command("code-server")(stack.code_server)
+app.command()(stack.prepare)
 app.command("import")(imports.import_file)

@@ -1,13 +1,14 @@
-"""`oliai up` and `oliai code-server`: run the stack."""
+"""`oliai up` runs the whole stack; `oliai prepare` readies a deployment for `oliai serve`."""
 
 from __future__ import annotations
 
-from pathlib import Path
+import os
 from typing import Annotated
 
 import typer
 
 from orchestration.cli.common import DataDir, load_settings
+from orchestration.runtime.instance import instance_environment
 
 
 def up(
@@ -61,10 +62,35 @@ def up(
     raise typer.Exit(run_stack(settings))
 
 
-def code_server(
-    socket_path: Annotated[Path, typer.Argument(help="Unix socket to serve on.")],
+def prepare(
+    data_dir: DataDir = None,
+    postgres_url: Annotated[
+        str | None,
+        typer.Option(
+            "--postgres-url",
+            help="The deployment's PostgreSQL, postgresql://user:pass@host/db "
+            "(env: OLIAI_POSTGRES_URL).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
-    """Serve the Dagster code location with warm run workers (`oliai up` starts it)."""
-    from orchestration.runtime.code_server import serve
+    """Prepare an external PostgreSQL and the data directory for processes started alone
+    (`oliai serve …`): the lake, Dagster's instance, the control store. Run it once per
+    deployment and after each upgrade, before the processes start."""
+    from orchestration.runtime.stack import StartFailed, prepare_deployment
 
-    serve(socket_path)
+    settings = load_settings(data_dir, postgres_url=postgres_url)
+    if not settings.postgres_url:
+        typer.echo(
+            "oliai prepare is for a deployment on an external server: give --postgres-url "
+            "(or OLIAI_POSTGRES_URL). `oliai up` prepares its private server by itself.",
+            err=True,
+        )
+        raise typer.Exit(2)
+    os.environ.update(instance_environment(settings))
+    try:
+        prepare_deployment(settings)
+    except StartFailed as failure:
+        typer.echo(f"Prepare failed: {failure}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"Prepared {settings.resolved_data_dir} for `oliai serve`.")

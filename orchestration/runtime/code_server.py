@@ -30,6 +30,7 @@ from dagster._utils.interrupts import setup_interrupt_handlers
 from dagster._utils.log import configure_loggers
 
 from core.contracts import LOCATION_NAME
+from orchestration.runtime.processes import CodeServerAddress
 
 DEFINITIONS_MODULE = "orchestration.definitions"
 # What a run process needs before its first event (see the module). None of it starts a thread
@@ -52,7 +53,7 @@ class WarmRunServer(DagsterApiServer):
         self._mp_ctx = context  # type: ignore[assignment]
 
 
-def serve(socket_path: Path) -> None:
+def serve(address: CodeServerAddress) -> None:
     setup_interrupt_handlers()
     configure_loggers()
     logger = logging.getLogger("dagster.code_server")
@@ -76,9 +77,12 @@ def serve(socket_path: Path) -> None:
         dagster_api_servicer=servicer,
         logger=logger,
         threadpool_executor=executor,
-        socket=str(socket_path),
+        socket=str(address.socket) if address.socket else None,
+        host=address.host or "localhost",
+        port=address.port,
     )
-    logger.info("Serving code location %r with warm run workers on %s", LOCATION_NAME, socket_path)
+    where = address.socket or f"{address.host}:{address.port}"
+    logger.info("Serving code location %r with warm run workers on %s", LOCATION_NAME, where)
     try:
         server.serve()
     except KeyboardInterrupt:

@@ -14,19 +14,18 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import grpc
 import httpx
-import yaml
 from grpc_health.v1.health_pb2 import HealthCheckRequest, HealthCheckResponse
 from grpc_health.v1.health_pb2_grpc import HealthStub
 
 from core import private_postgres
-from core.contracts import LOCATION_NAME
 from core.control_store import ControlStore
 from core.control_store.legacy import LegacyStoreConflict, adopt_legacy_store
 from core.examples import SEED_EXAMPLE
@@ -38,6 +37,7 @@ from orchestration.runtime.instance import (
     prepare_instance,
 )
 from orchestration.runtime.legacy_history import LegacyHistoryConflict
+from orchestration.runtime.processes import CodeServerAddress, serve_command
 from orchestration.warehouse.lake import LakeLocation
 from orchestration.warehouse.migration import prepare_warehouse
 from orchestration.warehouse.relocation import follow_moved_data_dir
@@ -45,9 +45,6 @@ from orchestration.warehouse.relocation import follow_moved_data_dir
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CODE_SERVER = "code-server"
 POSTGRES = "postgres"
-API_APP_FACTORY = "api.asgi:create_asgi_app"  # uvicorn imports the server by name: no import here
-# uvicorn's HTTP/1.1 protocol, answering unparsable requests with a problem document.
-API_HTTP_PROTOCOL = "api.server_protocol:ProblemH11Protocol"
 DEMO_ORG = "demo"
 START_TIMEOUT_S = 120.0
 STOP_TIMEOUT_S = 15.0
@@ -103,10 +100,6 @@ def child_environment(settings: Settings) -> dict[str, str]:
     return env
 
 
-def _bin(name: str) -> str:
-    return str(Path(sys.executable).with_name(name))
-
-
 def _start(name: str, command: list[str], env: dict[str, str], log_dir: Path) -> Child:
     with open(log_dir / f"{name}.log", "ab") as log:
         process = subprocess.Popen(
@@ -120,16 +113,8 @@ def _start(name: str, command: list[str], env: dict[str, str], log_dir: Path) ->
     return Child(name, process)
 
 
-def write_workspace(dagster_home: Path, code_socket: Path) -> Path:
-    """A workspace that loads the location from our code server instead of spawning one."""
-    path = dagster_home / "workspace.yaml"
-    location = {"socket": str(code_socket), "location_name": LOCATION_NAME}
-    path.write_text(yaml.safe_dump({"load_from": [{"grpc_server": location}]}))
-    return path
-
-
-def _code_server_serving(code_socket: Path) -> bool:
-    with grpc.insecure_channel(f"unix:{code_socket}") as channel:
+def code_server_serving(address: CodeServerAddress) -> bool:
+    with grpc.insecure_channel(address.grpc_target) as channel:
         try:
             reply = HealthStub(channel).Check(HealthCheckRequest(service="DagsterApi"), timeout=2)
         except grpc.RpcError:
@@ -150,50 +135,32 @@ def start_children(
     """
     env = child_environment(settings)
     log_dir.mkdir(parents=True, exist_ok=True)
-    command = [_bin("oliai"), "code-server", str(code_socket)]
+    command = serve_command(CODE_SERVER, "--socket", str(code_socket))
     code_server = _start(CODE_SERVER, command, env, log_dir)
     problem = wait_for(
-        {CODE_SERVER: lambda: _code_server_serving(code_socket)}, [code_server], should_stop
+        {CODE_SERVER: lambda: code_server_serving(CodeServerAddress(socket=code_socket))},
+        [code_server],
+        should_stop,
     )
     if problem is not None:
         code_server.stop()
         raise StartFailed(problem)
-    workspace = str(write_workspace(settings.dagster_home, code_socket))
-    host = settings.host
+    host, socket = settings.host, str(code_socket)
     commands = {
-        "dagster-webserver": [
-            _bin("dagster-webserver"),
-            "-w",
-            workspace,
-            "-h",
+        "dagster-webserver": serve_command(
+            "webserver",
+            "--code-server",
+            socket,
+            "--host",
             host,
-            "-p",
+            "--port",
             str(settings.dagster_port),
-        ],
-        "dagster-daemon": [_bin("dagster-daemon"), "run", "-w", workspace],
-        "api": api_command(host, settings.api_port),
+        ),
+        "dagster-daemon": serve_command("daemon", "--code-server", socket),
+        "api": serve_command("api", "--host", host, "--port", str(settings.api_port)),
     }
     return [code_server] + [
         _start(name, command, env, log_dir) for name, command in commands.items()
-    ]
-
-
-def api_command(host: str, port: int) -> list[str]:
-    """One API process (a replica, when several run over the same PostgreSQL and data paths)."""
-    return [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        API_APP_FACTORY,
-        "--factory",
-        "--http",
-        API_HTTP_PROTOCOL,
-        "--host",
-        host,
-        "--port",
-        str(port),
-        "--log-level",
-        "warning",
     ]
 
 
@@ -204,7 +171,7 @@ def _answers(url: str) -> bool:
         return False
 
 
-def _daemon_healthy(dagster_url: str) -> bool:
+def daemon_healthy(dagster_url: str) -> bool:
     query = "{ instance { daemonHealth { allDaemonStatuses { daemonType healthy required } } } }"
     try:
         response = httpx.post(f"{dagster_url}/graphql", json={"query": query}, timeout=5.0)
@@ -244,7 +211,7 @@ def wait_until_ready(
     dagster_url = settings.resolved_dagster_url
     checks: dict[str, Callable[[], bool]] = {
         "dagster-webserver": lambda: _answers(f"{dagster_url}/server_info"),
-        "dagster-daemon": lambda: _daemon_healthy(dagster_url),
+        "dagster-daemon": lambda: daemon_healthy(dagster_url),
         "api": lambda: _answers(f"http://{settings.host}:{settings.api_port}/health"),
     }
     return wait_for(checks, children, should_stop)
@@ -336,9 +303,9 @@ def start_postgres(settings: Settings) -> list[Child]:
     return started
 
 
-def prepare_dagster(settings: Settings) -> None:
+def prepare_instance_storage(settings: Settings) -> None:
     """Dagster's instance ready on PostgreSQL (the SQLite history of an earlier release moved
-    in), and the runs the last stop left in flight marked failed."""
+    in): dagster.yaml and the schema, before any process opens them."""
     database = InstanceDatabase.of(settings, settings.running_postgres_url)
     try:
         moved = prepare_instance(settings.dagster_home, database)
@@ -346,6 +313,9 @@ def prepare_dagster(settings: Settings) -> None:
         raise StartFailed(str(conflict)) from None
     if moved:
         print(moved, flush=True)
+
+
+def fail_runs_left_in_flight(settings: Settings) -> None:
     interrupted = fail_interrupted_runs(settings.dagster_home)
     if interrupted:
         print(
@@ -355,19 +325,29 @@ def prepare_dagster(settings: Settings) -> None:
         )
 
 
-def prepare_control_store(settings: Settings) -> dict[str, str]:
-    """The control store ready on PostgreSQL (one of an earlier release moved in); returns the
-    demo organization's credentials."""
+@contextmanager
+def prepared_control_store(settings: Settings) -> Iterator[ControlStore]:
+    """The control store ready on PostgreSQL, one of an earlier release moved in."""
     store = ControlStore.from_url(settings.running_postgres_url)
     try:
         moved = adopt_legacy_store(settings.legacy_control_store_path, store)
         if moved:
             print(moved, flush=True)
-        return demo_credentials(settings, store)
+        yield store
     except LegacyStoreConflict as conflict:
         raise StartFailed(str(conflict)) from None
     finally:
         store.dispose()
+
+
+def prepare_deployment(settings: Settings) -> None:
+    """What `oliai up` does before its processes start, for a deployment whose processes hosts
+    start alone (`oliai serve`) on an external server: the lake, Dagster's instance and the
+    control store ready. Runs in flight are left alone: their workers may be running elsewhere."""
+    start_postgres(settings)
+    prepare_instance_storage(settings)
+    with prepared_control_store(settings):
+        pass
 
 
 def _without_password(url: str) -> str:
@@ -395,8 +375,10 @@ def run_stack(settings: Settings) -> int:
     with tempfile.TemporaryDirectory(prefix="oliai-") as sockets:
         try:
             postgres = start_postgres(settings)
-            prepare_dagster(settings)
-            credentials = prepare_control_store(settings)
+            prepare_instance_storage(settings)
+            fail_runs_left_in_flight(settings)
+            with prepared_control_store(settings) as store:
+                credentials = demo_credentials(settings, store)
             children = start_children(
                 settings, data_dir / "logs", Path(sockets) / "code.sock", lambda: stopping
             )

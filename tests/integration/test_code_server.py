@@ -14,7 +14,7 @@ import httpx
 import psutil
 import pytest
 import yaml
-from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus
+from dagster import DagsterEventType, DagsterRunStatus
 
 from tests.integration.api_support import BULK, SEED_BODY
 from tests.stack import Stack
@@ -49,10 +49,16 @@ def test_webserver_and_daemon_use_the_one_code_server(stack: Stack) -> None:
             if "api grpc" in _cmdline(p) or "code-server" in _cmdline(p)
         ]
         assert own_servers == [], f"the {name} started its own code server: {own_servers}"
-    workspace = yaml.safe_load((stack.data_dir / "dagster" / "workspace.yaml").read_text())
-    (location,) = workspace["load_from"]
-    assert location["grpc_server"]["location_name"] == "oliai"
-    assert Path(location["grpc_server"]["socket"]).is_socket()
+    sockets = set()
+    for role in ("webserver", "daemon"):
+        workspace = yaml.safe_load(
+            (stack.data_dir / "dagster" / f"workspace-{role}.yaml").read_text()
+        )
+        (location,) = workspace["load_from"]
+        assert location["grpc_server"]["location_name"] == "oliai"
+        sockets.add(location["grpc_server"]["socket"])
+    (socket,) = sockets
+    assert Path(socket).is_socket()
 
 
 def test_the_forkserver_has_the_code_location_loaded_before_a_run(stack: Stack) -> None:
@@ -100,7 +106,7 @@ def test_a_run_terminated_from_the_ui_is_canceled_and_imports_nothing(stack: Sta
             assert time.monotonic() < deadline, "the import got no run"
             time.sleep(0.05)
 
-    with DagsterInstance.from_config(str(stack.data_dir / "dagster")) as instance:
+    with stack.instance() as instance:
         while not instance.all_logs(run_id, of_type=DagsterEventType.STEP_START):
             assert time.monotonic() < deadline, "the run's first step never started"
             time.sleep(0.02)

@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 
 import httpx
 import pytest
-from dagster import DagsterInstance, RunsFilter
+from dagster import RunsFilter
 
 from api.dagster_gateway import REACHABILITY_TTL_S
 from core.contracts import tags
@@ -132,7 +132,7 @@ def test_x_api_key_is_ignored_when_authorization_is_present(stack: Stack) -> Non
 
 
 def runs_of_org(stack: Stack, org: str) -> int:
-    with DagsterInstance.from_config(str(stack.data_dir / "dagster")) as instance:
+    with stack.instance() as instance:
         return len(instance.get_run_records(RunsFilter(tags={tags.ORG_ID: org})))
 
 

@@ -24,12 +24,9 @@ from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus, RunsFil
 from dagster_graphql import DagsterGraphQLClient
 
 from core.contracts import IMPORT_JOB, tags
-from core.control_store import ControlStore
 from core.landing import land_request
 from core.settings import Settings
-from orchestration.runtime.instance import InstanceDatabase, prepare_instance
-from orchestration.runtime.stack import Child, start_children
-from orchestration.warehouse.migration import prepare_warehouse
+from orchestration.runtime.stack import Child, prepare_deployment, start_children
 from orchestration.warehouse.reader import query_warehouse
 from tests.lake import location
 from tests.stack import free_port
@@ -87,12 +84,8 @@ def dagster_stack(lake_settings: Settings) -> Iterator[DagsterStack]:
     settings = lake_settings.model_copy(
         update={"host": "127.0.0.1", "api_port": free_port(), "dagster_port": free_port()}
     )
-    # As `oliai up` does: storages exist before the children start, or they race creating them.
-    prepare_instance(
-        settings.dagster_home, InstanceDatabase.of(settings, settings.running_postgres_url)
-    )
-    ControlStore.from_url(settings.running_postgres_url).dispose()
-    prepare_warehouse(location(settings), settings.legacy_warehouse_path)
+    # As a deployment does: storages exist before the children start, or they race creating them.
+    prepare_deployment(settings)
     instance = DagsterInstance.from_config(str(settings.dagster_home))
     sockets = tempfile.TemporaryDirectory(prefix="oliai-")  # tmp_path can be too long for one
     children = start_children(

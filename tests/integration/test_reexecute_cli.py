@@ -28,7 +28,7 @@ COUNTS = ("total", "created", "updated", "failed", "errorCount")
 
 @pytest.fixture(scope="module")
 def instance(stack: Stack) -> Iterator[DagsterInstance]:
-    with DagsterInstance.from_config(str(stack.data_dir / "dagster")) as dagster:
+    with stack.instance() as dagster:
         yield dagster
 
 

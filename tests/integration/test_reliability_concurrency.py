@@ -15,7 +15,6 @@ from typing import Any
 
 import httpx
 import pytest
-from dagster import DagsterInstance
 
 from tests.integration.api_support import BULK, fresh_org, phone
 from tests.stack import TERMINAL, Stack
@@ -160,7 +159,7 @@ def run_and_check(
     assert created == dict.fromkeys(range(ORGS), DISTINCT)
 
     # No DuckDB lock error in any run's log or any process log.
-    with DagsterInstance.from_config(str(stack.data_dir / "dagster")) as instance:
+    with stack.instance() as instance:
         for import_id in import_ids:
             for entry in instance.all_logs(items[import_id]["runId"]):
                 text = entry.user_message + str(entry.dagster_event or "")

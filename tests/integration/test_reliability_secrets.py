@@ -28,7 +28,7 @@ def _contents(path: Path) -> bytes:
         return b""
 
 
-def test_no_file_holds_a_plaintext_key(stack: Stack) -> None:
+def test_no_file_holds_a_plaintext_key(stack: Stack, postgres_server_dir: Path) -> None:
     key = fresh_org(stack, "secrets")
     wrong = API_KEY_PREFIX + secrets.token_urlsafe(32)
     with stack.client(key) as client:
@@ -40,8 +40,11 @@ def test_no_file_holds_a_plaintext_key(stack: Stack) -> None:
     with stack.client(wrong) as client:
         assert client.get("/v1/imports").status_code == 401
 
-    files = [path for path in stack.data_dir.rglob("*") if path.is_file()]
-    cluster = stack.settings.postgres_dir / "cluster"
+    # The stack's files, and those of the PostgreSQL server it is on (the session's).
+    cluster = postgres_server_dir / "cluster"
+    files = [
+        path for root in (stack.data_dir, cluster) for path in root.rglob("*") if path.is_file()
+    ]
     control_store = [path for path in files if path.is_relative_to(cluster)]
     assert control_store, "no PostgreSQL file found"
     # The store does hold the key's hash (its table's file or the WAL): this is where keys live.

@@ -32,6 +32,7 @@ from core.control_store import ControlStore
 from core.control_store.legacy import adopt_legacy_store
 from core.control_store.tables import imports, utcnow
 from core.settings import Settings
+from orchestration.runtime.instance import instance_environment
 from tests.integration.api_support import contacts
 from tests.lake import fresh_database
 from tests.stack import Stack
@@ -128,8 +129,17 @@ def all_at_once(count: int, work: Callable[[int], T]) -> list[T]:
         return list(pool.map(run, range(count)))
 
 
+@pytest.fixture
+def stack_environment(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Stack:
+    """The stack, with this process given what its API processes get (an external server's
+    password, which dagster.yaml names), to build gateways as they do."""
+    for name, value in instance_environment(stack.settings).items():
+        monkeypatch.setenv(name, value)
+    return stack
+
+
 def gateway_for(stack: Stack) -> DagsterGateway:
-    """Built as `create_app` builds the API's."""
+    """Built as `create_app` builds the API's (see `stack_environment`)."""
     settings = Settings(data_dir=stack.data_dir, dagster_url=stack.dagster_url)
     return DagsterGateway(settings.resolved_dagster_url, str(settings.dagster_home))
 
@@ -199,7 +209,8 @@ def test_a_failed_submission_releases_its_claim(store: ControlStore, tmp_path: P
 
 @GQL_DEPRECATION
 @pytest.mark.timeout(600)
-def test_racing_submitters_launch_one_run_per_import(stack: Stack) -> None:
+def test_racing_submitters_launch_one_run_per_import(stack_environment: Stack) -> None:
+    stack = stack_environment
     org = f"leases-{secrets.token_hex(3)}"
     api_key = stack.new_org_key(org)
     settings = stack.settings
@@ -236,7 +247,7 @@ def test_racing_submitters_launch_one_run_per_import(stack: Stack) -> None:
     finally:
         store.dispose()
 
-    with DagsterInstance.from_config(str(stack.data_dir / "dagster")) as instance:
+    with stack.instance() as instance:
         runs = {import_id: runs_of(instance, import_id) for import_id in import_ids}
     assert {i: len(r) for i, r in runs.items()} == dict.fromkeys(import_ids, 1)
     for import_id, record in records.items():
@@ -251,8 +262,9 @@ def test_racing_submitters_launch_one_run_per_import(stack: Stack) -> None:
 @GQL_DEPRECATION
 @pytest.mark.timeout(600)
 def test_a_sqlite_control_store_from_before_leases_is_moved_in_and_submits(
-    stack: Stack, store_url: str, tmp_path: Path
+    stack_environment: Stack, store_url: str, tmp_path: Path
 ) -> None:
+    stack = stack_environment
     legacy = tmp_path / "control.db"
     old = sa.create_engine(f"sqlite:///{legacy}")
     import_id = "imp_" + secrets.token_hex(12)
@@ -296,7 +308,7 @@ def test_a_sqlite_control_store_from_before_leases_is_moved_in_and_submits(
 
     assert record is not None
     assert record.run_id is not None
-    with DagsterInstance.from_config(str(stack.data_dir / "dagster")) as instance:
+    with stack.instance() as instance:
         assert runs_of(instance, import_id) == [record.run_id]
         deadline = time.monotonic() + 240
         while (run := instance.get_run_by_id(record.run_id)) and not run.is_finished:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from orchestration.runtime import code_server, instance, stack
+from orchestration.runtime import code_server, instance, processes
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -40,9 +40,9 @@ def test_instance_run_coordinator_resolves() -> None:
 
 
 def test_supervisor_api_factory_resolves() -> None:
-    module, _, factory = stack.API_APP_FACTORY.partition(":")
+    module, _, factory = processes.API_APP_FACTORY.partition(":")
     assert callable(resolve(module, factory))
-    module, _, protocol = stack.API_HTTP_PROTOCOL.partition(":")
+    module, _, protocol = processes.API_HTTP_PROTOCOL.partition(":")
     assert isinstance(resolve(module, protocol), type)
 
 
