@@ -1,5 +1,5 @@
 """`<file>.oliai-checkpoint.json`: every finished batch with its import id and counts, and the
-batch in flight with its key, so a re-run skips the first and re-attaches to the second."""
+batches in flight with their keys, so a re-run skips the first and re-attaches to the others."""
 
 from __future__ import annotations
 
@@ -13,7 +13,9 @@ from typing import IO, Any
 
 from client.batch.options import BatchImportError, ExitCode
 
-CHECKPOINT_VERSION = 1
+CHECKPOINT_VERSION = 2
+# Version 1 (one batch in flight at most, as an object) is read as a version 2 with one.
+READABLE_VERSIONS = (1, 2)
 
 
 @dataclass
@@ -54,7 +56,8 @@ class RunState:
     batch_size: int
     started_at: str
     finished: dict[int, BatchResult] = field(default_factory=dict)
-    in_flight: InFlight | None = None
+    # Posted (or about to be), not finished yet: by batch number.
+    in_flight: dict[int, InFlight] = field(default_factory=dict)
     errors_bytes: int = 0
     done: bool = False
 
@@ -66,28 +69,28 @@ class RunState:
             "updatedAt": utc_now(),
             "done": self.done,
             "errorsBytes": self.errors_bytes,
-            "inFlight": (
-                {camel(key): value for key, value in asdict(self.in_flight).items()}
-                if self.in_flight
-                else None
-            ),
+            "inFlight": [
+                {camel(key): value for key, value in asdict(self.in_flight[number]).items()}
+                for number in sorted(self.in_flight)
+            ],
             "finished": [self.finished[number].to_json() for number in sorted(self.finished)],
         }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> RunState:
-        in_flight = data.get("inFlight")
+        in_flight = data.get("inFlight") or []
+        if isinstance(in_flight, dict):  # version 1
+            in_flight = [in_flight]
+        posted = [
+            InFlight(**{_snake(key): value for key, value in item.items()}) for item in in_flight
+        ]
         finished = [BatchResult.from_json(item) for item in data.get("finished", [])]
         return cls(
             file=data["file"],
             batch_size=data["batchSize"],
             started_at=data["startedAt"],
             finished={result.batch: result for result in finished},
-            in_flight=(
-                InFlight(**{_snake(key): value for key, value in in_flight.items()})
-                if in_flight
-                else None
-            ),
+            in_flight={item.batch: item for item in posted},
             errors_bytes=data.get("errorsBytes", 0),
             done=data.get("done", False),
         )
@@ -107,7 +110,7 @@ def utc_now() -> str:
 
 
 class Checkpoint:
-    """`<file>.oliai-checkpoint.json`: `{"version": 1, "runs": {fingerprint: RunState}}`.
+    """`<file>.oliai-checkpoint.json`: `{"version": 2, "runs": {fingerprint: RunState}}`.
 
     Every save replaces the file atomically (write, fsync, rename), so a kill at any moment
     leaves either the previous or the new version. A lock file keeps two runs off one checkpoint.
@@ -142,10 +145,10 @@ class Checkpoint:
                 "over.",
                 ExitCode.BAD_INPUT,
             ) from None
-        if data.get("version") != CHECKPOINT_VERSION:
+        if data.get("version") not in READABLE_VERSIONS:
             raise BatchImportError(
                 f"The checkpoint {self.path} has version {data.get('version')!r}; this client "
-                f"writes version {CHECKPOINT_VERSION}.",
+                f"reads versions {', '.join(map(str, READABLE_VERSIONS))}.",
                 ExitCode.BAD_INPUT,
             )
         self._runs = data.get("runs", {})

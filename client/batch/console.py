@@ -73,7 +73,8 @@ class RichReporter:
         self._task: Any = None
         self._skipped_rows = 0
         self._resuming = False
-        self._batch_started = 0.0
+        # When each batch in flight was posted (its line shows posted → finished).
+        self._posted_at: dict[int, float] = {}
 
     def started(self, plan: Plan) -> None:
         verb = "Checking" if plan.dry_run else "Importing"
@@ -92,12 +93,11 @@ class RichReporter:
         )
 
     def batch_posted(self, batch: Batch, import_id: str) -> None:
-        self._batch_started = time.monotonic()
+        self._posted_at[batch.number] = time.monotonic()
         if self._resuming:
             # Finished batches went by without work: restart the clock so rate and ETA are real.
             self._resuming = False
             self.progress.reset(self._task, completed=self._skipped_rows)
-        self.progress.update(self._task, batches_done=batch.number - 1)
 
     def batch_done(self, batch: Batch, result: BatchResult | None) -> None:
         rows = len(batch.rows)
@@ -114,7 +114,8 @@ class RichReporter:
             self._log_batch(batch, result)
 
     def _log_batch(self, batch: Batch, result: BatchResult | None) -> None:
-        seconds = time.monotonic() - self._batch_started if self._batch_started else 0.0
+        posted_at = self._posted_at.pop(batch.number, None)
+        seconds = time.monotonic() - posted_at if posted_at is not None else 0.0
         if result is None:
             self.console.print(f"batch {batch.number}: {len(batch.rows):,} rows checked")
             return

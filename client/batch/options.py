@@ -11,6 +11,10 @@ from client.contact_files import FileFormat
 from client.schemas import MAX_CONTACTS
 
 DEFAULT_BATCH_SIZE = 5_000
+# Batches posted and not finished yet: the next ones wait in the run queue instead of behind the
+# client's status polls (an organization's imports still run one at a time, in order).
+DEFAULT_IN_FLIGHT = 4
+MAX_IN_FLIGHT = 32
 
 
 class ExitCode:
@@ -41,6 +45,7 @@ class BatchImportError(Exception):
 class BatchImportOptions:
     path: Path
     batch_size: int = DEFAULT_BATCH_SIZE
+    in_flight: int = DEFAULT_IN_FLIGHT
     audience_id: str | None = None
     # Sent with every batch. In webhook mode: the URL at which the API reaches the local
     # receiver (default: http://<listen host>:<listen port>/oliai/import-completed).
@@ -59,6 +64,11 @@ class BatchImportOptions:
             raise BatchImportError(
                 f"--batch-size must be between 1 and {MAX_CONTACTS:,} (the API's limit per "
                 f"request), not {self.batch_size}.",
+                ExitCode.BAD_INPUT,
+            )
+        if not 1 <= self.in_flight <= MAX_IN_FLIGHT:
+            raise BatchImportError(
+                f"--in-flight must be between 1 and {MAX_IN_FLIGHT}, not {self.in_flight}.",
                 ExitCode.BAD_INPUT,
             )
         if self.wait_mode is WaitMode.WEBHOOK and not self.webhook_secret:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterator
 
 from client.batch.checkpoint import (
@@ -135,19 +135,24 @@ class BatchImporter:
             self.reporter.note(f"{errors.path.name} is missing or short: fetching errors again.")
         try:
             with self._waiting():
+                # Posted, oldest first. Batches finish in the order they were accepted (one
+                # organization's imports run one at a time), so waiting for the oldest first
+                # keeps the errors file and the checkpoint in batch order.
+                posted: deque[tuple[Batch, str]] = deque()
                 for batch in self._batches(file_format):
                     result = state.finished.get(batch.number)
-                    if result is None:
-                        result = self._import_batch(batch, journal, errors)
-                        summary.rows_this_run += len(batch.rows)
-                        summary.batches.append(result)
-                        self._finish_batch(result, journal)
-                    else:
+                    if result is not None:
                         if not errors_intact and result.error_count:
                             row_errors = self.client.all_errors(result.import_id)
                             state.errors_bytes = errors.write(batch, result.import_id, row_errors)
                         summary.batches.append(result)
-                    self.reporter.batch_done(batch, result)
+                        self.reporter.batch_done(batch, result)
+                        continue
+                    posted.append((batch, self._post_batch(batch, journal)))
+                    if len(posted) >= self.options.in_flight:
+                        self._settle(*posted.popleft(), journal, errors, summary)
+                while posted:
+                    self._settle(*posted.popleft(), journal, errors, summary)
                 if not summary.batches:
                     raise BatchImportError(
                         f"{self.options.path.name} has no contacts.", ExitCode.BAD_INPUT
@@ -170,10 +175,36 @@ class BatchImporter:
             errors.close()
             self.reporter.finished()
 
-    def _finish_batch(self, result: BatchResult, journal: Journal) -> None:
-        """Record the batch as finished, or stop at a FAILED one. A stopped batch stays in
-        flight: a re-run looks at the same import again (it may have been re-executed)."""
+    def _settle(
+        self,
+        batch: Batch,
+        import_id: str,
+        journal: Journal,
+        errors: ErrorsFile,
+        summary: RunSummary,
+    ) -> None:
+        """Wait for a posted batch to end, write its row errors and record it as finished; or
+        stop at a FAILED one. A stopped batch stays in flight, as do the later ones already
+        posted: a re-run looks at the same imports again (one may have been re-executed)."""
+        status = self._wait(import_id)
+        row_errors = self.client.all_errors(import_id) if status.error_count else []
+        journal.state.errors_bytes = errors.write(batch, import_id, row_errors)
+        result = BatchResult(
+            batch=batch.number,
+            first_row=batch.first_row,
+            last_row=batch.last_row,
+            import_id=import_id,
+            status=status.status,
+            total=status.total,
+            created=status.created,
+            updated=status.updated,
+            failed=status.failed,
+            error_count=status.error_count,
+        )
+        summary.rows_this_run += len(batch.rows)
+        summary.batches.append(result)
         if result.status == "FAILED" and not self.options.continue_on_error:
+            later = len(journal.state.in_flight) - 1
             raise BatchImportError(
                 f"Batch {result.batch} (rows {result.first_row} to {result.last_row}, import "
                 f"{result.import_id}) FAILED: {result.failed:,} of {result.total:,} rows failed, "
@@ -183,24 +214,32 @@ class BatchImporter:
                     if result.error_count
                     else "The import's run failed: re-execute it in the Dagster UI and re-run "
                     "this command, or pass --continue-on-error."
+                )
+                + (
+                    f" {later} later batch(es) were already sent and are imported anyway; a re-run "
+                    "picks them up without sending them again."
+                    if later
+                    else ""
                 ),
                 ExitCode.BATCH_FAILED,
             )
         journal.state.finished[result.batch] = result
-        journal.state.in_flight = None
+        del journal.state.in_flight[result.batch]
         journal.save()
+        self.reporter.batch_done(batch, result)
 
-    def _import_batch(self, batch: Batch, journal: Journal, errors: ErrorsFile) -> BatchResult:
+    def _post_batch(self, batch: Batch, journal: Journal) -> str:
+        """POST the batch (or find the import an earlier run posted); returns its import id."""
         state = journal.state
-        in_flight = state.in_flight
-        if in_flight is None or in_flight.batch != batch.number:
+        in_flight = state.in_flight.get(batch.number)
+        if in_flight is None:
             # Recorded before the POST: after a crash, the re-run sends the same key and body.
             in_flight = InFlight(
                 batch.number,
                 idempotency_key(journal.fingerprint, batch.number),
                 self._webhook_url(),
             )
-            state.in_flight = in_flight
+            state.in_flight[batch.number] = in_flight
             journal.save()
         if in_flight.import_id is None:
             accepted = self.client.create_import(
@@ -217,23 +256,8 @@ class BatchImporter:
                 )
             in_flight.import_id = accepted.import_id
             journal.save()
-        import_id = in_flight.import_id
-        self.reporter.batch_posted(batch, import_id)
-        status = self._wait(import_id)
-        row_errors = self.client.all_errors(import_id) if status.error_count else []
-        state.errors_bytes = errors.write(batch, import_id, row_errors)
-        return BatchResult(
-            batch=batch.number,
-            first_row=batch.first_row,
-            last_row=batch.last_row,
-            import_id=import_id,
-            status=status.status,
-            total=status.total,
-            created=status.created,
-            updated=status.updated,
-            failed=status.failed,
-            error_count=status.error_count,
-        )
+        self.reporter.batch_posted(batch, in_flight.import_id)
+        return in_flight.import_id
 
     # -- waiting ---------------------------------------------------------------------------
 

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from client.batch.checkpoint import CHECKPOINT_VERSION
 from client.batch.options import BatchImportOptions
 from client.contact_files import FileFormat, SourceRow
 
@@ -89,11 +88,16 @@ def batches(rows: Iterable[SourceRow], size: int) -> Iterator[Batch]:
         yield Batch(number + 1, chunk)
 
 
+# Part of every fingerprint, hence of every Idempotency-Key: changing it makes a re-run of an
+# interrupted import send its batches again as new imports. Checkpoint format versions are not.
+FINGERPRINT_VERSION = 1
+
+
 def fingerprint(options: BatchImportOptions, scan: FileScan, client_identity: str) -> str:
     """Same file content, same batching options, same API and key → same fingerprint, so the
     same checkpoint entry and the same Idempotency-Keys."""
     parts = {
-        "version": CHECKPOINT_VERSION,
+        "version": FINGERPRINT_VERSION,
         "digest": scan.digest,
         "size": scan.size,
         "batchSize": options.batch_size,

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from client.batch.options import DEFAULT_IN_FLIGHT, MAX_IN_FLIGHT
 from orchestration.cli.common import AsJson
 
 
@@ -29,6 +30,15 @@ def import_file(
     batch_size: Annotated[
         int, typer.Option("--batch-size", min=1, max=10_000, help="Contacts per request.")
     ] = 5_000,
+    in_flight: Annotated[
+        int,
+        typer.Option(
+            "--in-flight",
+            min=1,
+            max=MAX_IN_FLIGHT,
+            help="Batches sent ahead of the one awaited (1: each waits for the one before).",
+        ),
+    ] = DEFAULT_IN_FLIGHT,
     audience_id: Annotated[
         str | None, typer.Option("--audience-id", help="Add every contact to this audience.")
     ] = None,
@@ -70,7 +80,7 @@ def import_file(
     ] = 3600.0,
     as_json: AsJson = False,
 ) -> None:
-    """Import a large file in batches, one after another; resumable (re-run the same command).
+    """Import a large file in batches, applied in order; resumable (re-run the same command).
 
     Exit codes: 0 done, 1 done with failed rows, 2 bad input, 3 a batch FAILED, 4 API error, 130
     interrupted (docs/batch-import.md).
@@ -85,6 +95,7 @@ def import_file(
     options = BatchImportOptions(
         path=file,
         batch_size=batch_size,
+        in_flight=in_flight,
         audience_id=audience_id,
         webhook_url=webhook_url,
         wait_mode=WaitMode(wait_mode.value),

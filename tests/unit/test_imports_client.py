@@ -236,6 +236,18 @@ def test_fingerprint_and_keys_follow_content_options_and_key(tmp_path: Path) -> 
     assert idempotency_key(base, 1) == idempotency_key(base, 1) != idempotency_key(base, 2)
 
 
+def test_fingerprints_are_those_of_earlier_releases(tmp_path: Path) -> None:
+    # The value an earlier release computed for this file and these options: a different one
+    # would make a re-run of an import interrupted before an upgrade send its batches again.
+    path = tmp_path / "c.csv"
+    path.write_text("name,phone\nA,+1\n")
+    assert fingerprint(BatchImportOptions(path), scan_file(path), "api-1") == (
+        "c3f6b7cd010e3e79ad204256de8e0e48"
+    )
+    options = BatchImportOptions(path, in_flight=1)
+    assert fingerprint(options, scan_file(path), "api-1") == "c3f6b7cd010e3e79ad204256de8e0e48"
+
+
 def write_contacts(path: Path, count: int, bad_every: int = 0) -> None:
     with open(path, "w", encoding="utf-8") as file:
         file.write("name,phone\n")
@@ -253,15 +265,15 @@ def test_a_crash_after_the_post_resumes_without_a_second_import(tmp_path: Path) 
         BatchImporter(imports, options, poll=FAST_POLL).run()
     saved = json.loads(checkpoint_path(path).read_text())
     (state,) = saved["runs"].values()
-    assert [batch["batch"] for batch in state["finished"]] == [1]
-    assert state["inFlight"]["batch"] == 2
-    assert state["inFlight"]["importId"] is None  # the 202 never arrived
+    assert state["finished"] == []  # batch 1 was posted, not awaited yet: batches go ahead
+    in_flight = [(batch["batch"], batch["importId"]) for batch in state["inFlight"]]
+    assert in_flight == [(1, "imp_0001"), (2, None)]  # the second 202 never arrived
 
     api.crash_after_accepting = None
     with client(api) as imports:
         summary = BatchImporter(imports, options, poll=FAST_POLL).run()
-    assert len(api.imports) == 4  # batches of 3, 3, 3, 1: no second import of batch 2
-    assert [result.resumed for result in summary.batches] == [True, False, False, False]
+    assert len(api.imports) == 4  # batches of 3, 3, 3, 1: no second import of batch 1 or 2
+    assert [result.resumed for result in summary.batches] == [False] * 4
     assert summary.totals == {
         "total": 10,
         "created": 8,
@@ -283,6 +295,49 @@ def test_a_crash_after_the_post_resumes_without_a_second_import(tmp_path: Path) 
     assert again.already_done
     assert again.totals == summary.totals
     assert len(api.requests) == sent
+
+
+def request_kinds(api: FakeApi) -> str:
+    return "".join(
+        "P" if r.method == "POST" else "S" for r in api.requests if "errors" not in r.url.path
+    )
+
+
+def test_batches_go_ahead_of_the_one_awaited_up_to_in_flight(tmp_path: Path) -> None:
+    path = tmp_path / "contacts.csv"
+    write_contacts(path, 5)
+    for in_flight, expected in ((1, "PSPSPSPSPS"), (3, "PPPSPSPSSS"), (8, "PPPPPSSSSS")):
+        api = FakeApi()
+        options = BatchImportOptions(path, batch_size=1, in_flight=in_flight)
+        checkpoint_path(path).unlink(missing_ok=True)
+        with client(api) as imports:
+            summary = BatchImporter(imports, options, poll=FAST_POLL).run()
+        assert request_kinds(api) == expected, in_flight  # P: a batch posted, S: a status read
+        assert [result.batch for result in summary.batches] == [1, 2, 3, 4, 5]
+
+
+def test_a_checkpoint_of_an_earlier_release_resumes_its_batch_in_flight(tmp_path: Path) -> None:
+    path = tmp_path / "contacts.csv"
+    write_contacts(path, 6)
+    options = BatchImportOptions(path, batch_size=2, in_flight=1)
+    api = FakeApi(crash_after_accepting=2)
+    with client(api) as imports, pytest.raises(Crash):
+        BatchImporter(imports, options, poll=FAST_POLL).run()
+    saved = json.loads(checkpoint_path(path).read_text())
+    (state,) = saved["runs"].values()
+    (posted,) = state["inFlight"]
+    # Version 1 kept at most one batch in flight, as an object.
+    state["inFlight"] = posted
+    checkpoint_path(path).write_text(json.dumps({**saved, "version": 1}))
+
+    api.crash_after_accepting = None
+    with client(api) as imports:
+        summary = BatchImporter(
+            imports, BatchImportOptions(path, batch_size=2), poll=FAST_POLL
+        ).run()
+    assert len(api.imports) == 3  # batch 2 was not imported a second time
+    assert [result.resumed for result in summary.batches] == [True, False, False]
+    assert json.loads(checkpoint_path(path).read_text())["version"] == 2
 
 
 def test_a_changed_file_starts_over_with_new_keys(tmp_path: Path) -> None:
