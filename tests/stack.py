@@ -243,7 +243,7 @@ def make_stack(data_dir: Path, extra_args: Sequence[str] = (), **env_overrides: 
 
 
 def stack_child(stack: Stack, marker: str) -> psutil.Process:
-    """The `oliai up` child whose command line contains `marker` (e.g. "dagster-daemon")."""
+    """The `oliai up` child whose command line contains `marker` (e.g. "serve daemon")."""
     assert stack.process is not None
     for process in psutil.Process(stack.process.pid).children():
         with contextlib.suppress(psutil.Error):
@@ -255,7 +255,7 @@ def stack_child(stack: Stack, marker: str) -> psutil.Process:
 @contextmanager
 def daemon_paused(stack: Stack) -> Iterator[None]:
     """The daemon stopped (SIGSTOP): submitted runs stay QUEUED until the block ends."""
-    daemon = stack_child(stack, "dagster-daemon")
+    daemon = stack_child(stack, "serve daemon")
     daemon.suspend()
     try:
         yield

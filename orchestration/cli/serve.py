@@ -111,14 +111,15 @@ def webserver(
 @app.command()
 def daemon(code_server: CodeServer, data_dir: DataDir = None) -> None:
     """The Dagster daemon: the run queue, run monitoring, the webhook sensor. Run one."""
-    from orchestration.runtime.processes import CodeServerAddress, daemon_command, write_workspace
+    from orchestration.runtime.daemon import run_daemon
+    from orchestration.runtime.processes import CodeServerAddress, write_workspace
 
     settings = load_settings(data_dir)
-    env = _prepared(settings)
-    workspace = write_workspace(
-        settings.dagster_home, "daemon", CodeServerAddress.parse(code_server)
-    )
-    _exec(daemon_command(workspace), env)
+    os.environ.update(_prepared(settings))
+    address = CodeServerAddress.parse(code_server)
+    workspace = write_workspace(settings.dagster_home, "daemon", address)
+    on_postgres = settings.dagster_storage == "postgres"
+    run_daemon(workspace, settings.running_postgres_url if on_postgres else None)
 
 
 @app.command()

@@ -139,17 +139,24 @@ def instance_config(database: InstanceDatabase, max_concurrent_runs: int = 8) ->
 def prepare_instance(dagster_home: Path, database: InstanceDatabase) -> str | None:
     """Write dagster.yaml and create the instance's storage once, before the webserver, the
     daemon and the API start (three processes creating the same tables at once race), with the
-    SQLite history of an earlier release moved in; returns what was moved, if anything.
+    SQLite history of an earlier release moved in and the run queue's trigger (see
+    `orchestration.runtime.daemon`); returns what was moved, if anything.
 
     Raises `LegacyHistoryConflict` if that history is beside an instance that has runs."""
     from dagster import DagsterInstance
 
+    from orchestration.runtime.daemon import install_queue_trigger
     from orchestration.runtime.legacy_history import adopt_sqlite_history
 
     database.create_schema()
     write_instance_config(dagster_home, database)
     with DagsterInstance.from_config(str(dagster_home)) as instance:
-        return None if database.sqlite else adopt_sqlite_history(dagster_home, instance)
+        if database.sqlite:
+            return None
+        moved = adopt_sqlite_history(dagster_home, instance)
+    with psycopg.connect(database.url, autocommit=True) as con:
+        install_queue_trigger(con, SCHEMA)
+    return moved
 
 
 def fail_interrupted_runs(dagster_home: Path) -> list[str]:

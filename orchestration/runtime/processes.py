@@ -68,10 +68,6 @@ def webserver_command(workspace: Path, host: str, port: int) -> list[str]:
     return [_bin("dagster-webserver"), "-w", str(workspace), "-h", host, "-p", str(port)]
 
 
-def daemon_command(workspace: Path) -> list[str]:
-    return [_bin("dagster-daemon"), "run", "-w", str(workspace)]
-
-
 def api_command(host: str, port: int) -> list[str]:
     """One API process (a replica, when several run over the same PostgreSQL and data paths)."""
     return [

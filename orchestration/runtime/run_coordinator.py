@@ -1,4 +1,6 @@
-"""The run queue's coordinator: Dagster's queued run coordinator, dequeuing every half second."""
+"""The run queue's coordinator: Dagster's queued run coordinator, dequeuing every half second where
+Dagster's own daemon runs the queue (`dagster dev`, a plain `dagster-daemon`); `oliai serve
+daemon` dequeues when woken instead (`orchestration.runtime.daemon`)."""
 
 from __future__ import annotations
 

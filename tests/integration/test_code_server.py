@@ -35,8 +35,12 @@ def _children_by_name(stack: Stack) -> dict[str, psutil.Process]:
     """`oliai up`'s children, by the name its logs use."""
     assert stack.process is not None
     children = psutil.Process(stack.process.pid).children()
-    names = ("code-server", "dagster-webserver", "dagster-daemon")
-    return {name: p for p in children for name in names if name in _cmdline(p)}
+    markers = {
+        "code-server": "serve code-server",
+        "dagster-webserver": "dagster-webserver",
+        "dagster-daemon": "serve daemon",
+    }
+    return {name: p for p in children for name, marker in markers.items() if marker in _cmdline(p)}
 
 
 def test_webserver_and_daemon_use_the_one_code_server(stack: Stack) -> None:

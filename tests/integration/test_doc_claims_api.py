@@ -352,7 +352,7 @@ def test_a_run_that_failed_before_writing_counts_every_row_failed(limited: Stack
     """The daemon is stopped so the run waits in the queue; its request body is then removed,
     and the run fails at its first step."""
     _, key = new_org(limited, "failed-total")
-    daemon = child(limited, "dagster-daemon")
+    daemon = child(limited, "serve daemon")
     body = {"contacts": contacts(7, start=9000)}
     with limited.client(key) as client:
         daemon.suspend()  # SIGSTOP: nothing is dequeued

@@ -264,7 +264,7 @@ def test_daemon_killed_while_runs_are_queued(crash_stack: Stack) -> None:
     while not queued_behind_running(seen := statuses()):
         assert time.monotonic() < deadline, f"no runs ever queued behind running ones: {seen}"
         time.sleep(0.02)
-    kill_and_restart(stack, child(stack, "dagster-daemon"))
+    kill_and_restart(stack, child(stack, "serve daemon"))
     print(f"run statuses when the daemon died: {sorted(s.value for s in seen.values())}")
 
     with stack.client(key) as client:
