@@ -17,6 +17,7 @@ HERE = Path(__file__).resolve().parent
 # (script, full-size arguments, quick arguments)
 BENCHES = [
     ("transforms.py", [], []),
+    ("phones.py", [], ["--quick"]),
     ("pipeline.py", [], ["--quick"]),
     ("lake.py", [], ["--quick"]),
     ("api.py", [], []),

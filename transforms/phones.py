@@ -5,6 +5,12 @@ import polars as pl
 from phonenumbers import NumberParseException, PhoneNumberFormat, ValidationResult
 
 from transforms.errors import RowErrorCode
+from transforms.phone_plans import (
+    MAX_NATIONAL_LENGTH,
+    MIN_NATIONAL_LENGTH,
+    WorldRules,
+    world_rules,
+)
 from transforms.schema import CHECK_SCHEMA
 
 # Separators tolerated around digits: any Unicode whitespace (NBSP, the narrow NBSP of French
@@ -63,11 +69,225 @@ def parse_phone(digits: str) -> tuple[str | None, RowErrorCode | None]:
     return None, _INVALID[phonenumbers.is_possible_number_with_reason(number)]
 
 
+# `phonenumbers.parse` refuses a longer string, and calls fewer digits "not a number".
+_MAX_KEY_CHARS = 250
+_MIN_KEY_DIGITS = 3
+# Below this many keys the loop is about as fast: the vectorized path costs 3-5 ms whatever the
+# batch (some 40 Polars calls), phonenumbers 25-250 µs a key (its regexes are recompiled when
+# numbers span more regions than Python's regex cache holds).
+_MIN_VECTORIZED_KEYS = 100
+# `_test_number_length` results under which `parse` keeps a stripped national prefix.
+_STRIP_KEPT = [ValidationResult.IS_POSSIBLE, ValidationResult.TOO_LONG]
+
+_PARSED_SCHEMA = pl.Schema({"key": pl.String, "e164": pl.String, "parse_code": pl.String})
+
+
+def _early_code() -> pl.Expr:
+    """What `parse` raises before reading the code's metadata; null if it raises none of these."""
+    return (
+        pl.when(pl.col("key").str.len_bytes() > _MAX_KEY_CHARS)
+        .then(pl.lit(RowErrorCode.TOO_LONG))
+        .when(pl.col("key").str.len_bytes() < 1 + _MIN_KEY_DIGITS)
+        .then(pl.lit(RowErrorCode.TOO_SHORT))
+        .when(pl.col("cc").is_null())
+        .then(pl.lit(RowErrorCode.INVALID_COUNTRY_CODE))
+        .when(pl.col("length") < MIN_NATIONAL_LENGTH)
+        .then(pl.lit(RowErrorCode.TOO_SHORT))
+    )
+
+
+def _split(keys: pl.Series, rules: WorldRules) -> pl.DataFrame:
+    """id, key, cc (calling code), national (number), its length, and early_code."""
+    code_length = pl.col("cc").str.len_bytes().fill_null(0)
+    return (
+        keys.to_frame("key")
+        .with_row_index("id")
+        .with_columns(cc=pl.col("key").str.extract(rules.calling_code, 1))
+        .with_columns(national=pl.col("key").str.slice(1 + code_length))
+        .with_columns(length=pl.col("national").str.len_bytes())
+        .with_columns(early_code=_early_code())
+    )
+
+
+def _row(national: str = "national", length: str = "length") -> pl.Expr:
+    """What the compiled regexes match: `<tag>#<length>#<national>`."""
+    width = pl.col(length).cast(pl.String).str.zfill(2)
+    return pl.concat_str("tag", pl.lit("#"), width, pl.lit("#"), national)
+
+
+def _region_rows(numbers: pl.DataFrame, regions: pl.DataFrame) -> pl.DataFrame:
+    """A row per number and region of its calling code."""
+    return (
+        numbers.select("id", "key", "cc", "national", "length")
+        .join(regions, on="cc")
+        .with_columns(row=_row())
+    )
+
+
+def _strip_national_prefix(main: pl.DataFrame, rules: WorldRules) -> pl.DataFrame:
+    """The main region's rows with `national` as `parse` leaves it, `left` marking the numbers
+    left to `parse_phone`: those a transform rule would rewrite (or that nothing would be left of).
+    """
+    matched = pl.col("row").str.contains(rules.national_prefix)
+    main = main.with_columns(left=pl.lit(False))
+    unmatched = main.filter(matched.not_())
+    # Captures are slower than a match: only the few numbers that start with a prefix pay.
+    header = pl.col("row").str.len_bytes() - pl.col("length")
+    prefix = pl.col("row").str.extract(rules.national_prefix, 1).str.len_bytes() - header
+    prefixed = main.filter(matched).with_columns(prefix=prefix)
+    if prefixed.is_empty():
+        return unmatched
+    plain = (pl.col("prefix") > 0) & pl.col("plain_prefix")
+    # An empty match keeps the number unless a transform rule's last group took part in it.
+    transformed = pl.col("plain_prefix").not_() & (
+        (pl.col("prefix") > 0) | pl.col("empty_prefix_kept").not_()
+    )
+    return pl.concat(
+        [
+            unmatched,
+            prefixed.filter(plain.not_()).with_columns(left=transformed).drop("prefix"),
+            _strip_plainly(prefixed.filter(plain), rules)
+            .with_columns(left=pl.col("prefix") == pl.col("length"))
+            .drop("prefix"),
+        ]
+    )
+
+
+def _strip_plainly(main: pl.DataFrame, rules: WorldRules) -> pl.DataFrame:
+    """`_maybe_strip_national_prefix_carrier_code` without a transform rule removes the match
+    unless the number was viable (its general pattern matches) and what is left is not; `parse`
+    keeps what is left if that length is possible or too long (for the general description).
+
+    A rest longer than 17 digits is not looked up: kept or not, `parse` finds it too long.
+    """
+    results = rules.length_results.rename({"length": "rest_length", "result": "rest_result"})
+    viable = pl.col("row").str.contains(rules.viable)
+    viable_rest = pl.col("rest_row").str.contains(rules.viable)
+    take = (viable_rest | viable.not_()) & pl.col("rest_result").is_in(_STRIP_KEPT).fill_null(False)
+    return (
+        main.with_columns(
+            rest=pl.col("national").str.slice(pl.col("prefix")),
+            rest_length=pl.col("length") - pl.col("prefix"),
+        )
+        .with_columns(rest_row=_row("rest", "rest_length"))
+        .join(results, on=["cc", "rest_length"], how="left")
+        .with_columns(
+            national=pl.when(take).then("rest").otherwise("national"),
+            length=pl.when(take).then("rest_length").otherwise("length"),
+        )
+        .with_columns(row=_row())
+        .select(main.columns)
+    )
+
+
+def _lead(rules: WorldRules) -> pl.Expr:
+    """The row's region has leading digits and the number starts with them."""
+    return pl.col("has_leading") & pl.col("row").str.contains(rules.leading)
+
+
+def _valid(rules: WorldRules) -> pl.Expr:
+    """The number is valid for the row's region (`_number_type_helper` finds a type). Rows
+    sorted by region (`rank`) make it faster: the lazy DFA needs one region's states at a time."""
+    return pl.col("row").str.contains(rules.general) & pl.col("row").str.contains(rules.types)
+
+
+# `region_code_for_number` picks the first region, in order, whose leading digits match or,
+# having none, that validates the number.
+_PICKED = pl.when("has_leading").then("lead").otherwise("valid")
+
+
+def _validity(main: pl.DataFrame, rules: WorldRules) -> pl.DataFrame:
+    """id and valid (`is_valid_number`) of the numbers whose main region's rows `main` holds.
+
+    Other regions sharing a code are tried only for the numbers the main one does not pick, and
+    only up to the first whose leading digits match (picked if no region before it was).
+    """
+    main = main.sort("rank").with_columns(lead=_lead(rules), valid=_valid(rules))
+    picked = main.filter(_PICKED).select("id", "valid")
+    others = _region_rows(main.filter(_PICKED.not_()), rules.other_regions)
+    if others.is_empty():
+        return picked
+    first_lead = pl.when("lead").then("pos").min().over("id")
+    candidates = others.with_columns(lead=_lead(rules)).filter(
+        pl.when("has_leading")
+        .then(pl.col("pos") == first_lead)
+        .otherwise((pl.col("pos") < first_lead).fill_null(True))
+    )
+    chosen = (
+        candidates.sort("rank")
+        .with_columns(valid=_valid(rules))
+        .filter(_PICKED)
+        .group_by("id")
+        .agg(pl.col("valid").sort_by("pos").first())
+    )
+    return pl.concat([picked, chosen])
+
+
+def decide_phones(keys: pl.Series) -> pl.DataFrame:
+    """`parse_phone` of the distinct `+digits` keys it can decide exactly: key, e164, parse_code.
+
+    Left for `parse_phone`: a key whose national prefix a transform rule would rewrite, and a key
+    of a calling code whose metadata uses a regex construct not ported (none in phonenumbers 9.0).
+    """
+    rules = world_rules()
+    split = _split(keys, rules)
+    main = _region_rows(split.filter(pl.col("early_code").is_null()), rules.main_regions)
+    main = _strip_national_prefix(main, rules).filter(pl.col("left").not_())
+    too_long = main.filter(pl.col("length") > MAX_NATIONAL_LENGTH)
+    main = main.filter(pl.col("length") <= MAX_NATIONAL_LENGTH)
+    # An invalid number's code says why: its length (`is_possible_number_with_reason`).
+    judged = (
+        main.select("id", "key", "cc", "national", "length")
+        .join(_validity(main, rules), on="id", how="left")
+        .join(rules.length_results, on=["cc", "length"], how="left")
+        .select(
+            "key",
+            e164=pl.when("valid").then(pl.concat_str(pl.lit("+"), "cc", "national")),
+            parse_code=pl.when(pl.col("valid").not_().fill_null(True)).then(
+                pl.col("result").replace_strict(_INVALID, return_dtype=pl.String)
+            ),
+        )
+    )
+    return pl.concat(
+        [
+            split.filter(pl.col("early_code").is_not_null()).select(
+                "key", e164=pl.lit(None, pl.String), parse_code="early_code"
+            ),
+            too_long.select(
+                "key", e164=pl.lit(None, pl.String), parse_code=pl.lit(RowErrorCode.TOO_LONG)
+            ),
+            judged,
+        ]
+    ).cast(_PARSED_SCHEMA)
+
+
+def parse_phones(keys: pl.Series) -> pl.DataFrame:
+    """key, e164, parse_code of distinct `+digits` keys: `decide_phones` where it is exact,
+    `parse_phone` for the rest (and for all of a small batch)."""
+    if keys.len() >= _MIN_VECTORIZED_KEYS:
+        decided = decide_phones(keys)
+        keys = keys.filter(keys.is_in(decided["key"]).not_())
+    else:
+        decided = pl.DataFrame(schema=_PARSED_SCHEMA)
+    rest = keys.to_list()
+    results = [parse_phone(key) for key in rest]
+    parsed = pl.DataFrame(
+        {
+            "key": rest,
+            "e164": [e164 for e164, _ in results],
+            "parse_code": [code for _, code in results],
+        },
+        schema=_PARSED_SCHEMA,
+    )
+    return pl.concat([decided, parsed])
+
+
 def check_phones(raw: pl.Series) -> pl.DataFrame:
     """E.164 numbers or an error for each string in `raw` (nulls pass through).
 
-    Shapes are checked on distinct raw values and phonenumbers runs once per distinct `+digits`
-    key, so a number repeated or written two ways is parsed once.
+    Shapes are checked on distinct raw values and each distinct `+digits` key is parsed once (by
+    `decide_phones` where it is exact, else phonenumbers), so a number repeated or written two
+    ways is parsed once.
     """
     trimmed = pl.col("raw").str.strip_chars()
     shapes = (
@@ -84,16 +304,7 @@ def check_phones(raw: pl.Series) -> pl.DataFrame:
             .then(pl.lit(RowErrorCode.MISSING_PLUS)),
         )
     )
-    keys = shapes.filter(pl.col("shape_code").is_null())["key"].unique().to_list()
-    results = [parse_phone(key) for key in keys]
-    parsed = pl.DataFrame(
-        {
-            "key": keys,
-            "e164": [e164 for e164, _ in results],
-            "parse_code": [code for _, code in results],
-        },
-        schema={"key": pl.String, "e164": pl.String, "parse_code": pl.String},
-    )
+    parsed = parse_phones(shapes.filter(pl.col("shape_code").is_null())["key"].unique())
     by_raw = shapes.join(parsed, on="key", how="left").select(
         "raw",
         pl.when(pl.col("shape_code").is_null()).then("e164").alias("value"),
