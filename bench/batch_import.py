@@ -7,6 +7,10 @@ the file: tests/unit/test_contact_files.py proves that it streams, this measures
 All run as child processes, measured the same way (wall time; peak RSS from wait4). The import
 runs against a stack started like `oliai up` (tests/stack.py), in batches of 10,000 by default.
 
+The import runs twice, into two organizations: with batches sent ahead (`--in-flight`'s default)
+and with each awaited before the next is sent (`--in-flight 1`), the same-run baseline of the
+pipelining.
+
     .venv/bin/python bench/batch_import.py [--rows 1000000] [--batch-size 10000]
 """
 
@@ -25,6 +29,7 @@ from pathlib import Path
 
 sys.path[0] = str(Path(__file__).resolve().parents[1])  # run as a script from anywhere
 
+from client.batch.options import DEFAULT_IN_FLIGHT  # noqa: E402
 from tests.stack import OLIAI, make_stack  # noqa: E402
 
 MIB = 1024 * 1024
@@ -114,25 +119,33 @@ def main() -> None:
         stack = make_stack(Path(tmp) / "data")
         stack.start()
         try:
-            key = stack.new_org_key("bench-batch-import")
-            run = measure(
-                [
-                    OLIAI,
-                    "import",
-                    str(path),
-                    "--api-url",
-                    stack.api_url,
-                    "--api-key",
-                    key,
-                    "--batch-size",
-                    batch_size,
-                    "--json",
-                ],
-                env=stack.env,
-            )
+            # The same file into two organizations: batches sent ahead (the default), and each
+            # awaited before the next is sent (--in-flight 1, how earlier releases sent them).
+            runs = {
+                in_flight: measure(
+                    [
+                        OLIAI,
+                        "import",
+                        str(path),
+                        "--api-url",
+                        stack.api_url,
+                        "--api-key",
+                        stack.new_org_key(f"bench-batch-import-{in_flight}"),
+                        "--batch-size",
+                        batch_size,
+                        "--in-flight",
+                        str(in_flight),
+                        "--json",
+                    ],
+                    env=stack.env,
+                )
+                for in_flight in (DEFAULT_IN_FLIGHT, 1)
+            }
         finally:
             stack.stop()
 
+    run, sequential = runs[DEFAULT_IN_FLIGHT], runs[1]
+    assert json.loads(sequential.stdout)["totals"] == json.loads(run.stdout)["totals"]
     summary = json.loads(run.stdout)
     read = json.loads(reader.stdout)
     assert read["rows"] == args.rows, read
@@ -150,10 +163,15 @@ def main() -> None:
         f"{'baseline: read + batch + encode':34} {base.wall_s:8.1f} "
         f"{args.rows / base.wall_s:9,.0f} {base.peak_rss_bytes / MIB:7.0f} MB"
     )
-    print(
-        f"{'oliai import, end to end':34} {run.wall_s:8.1f} "
-        f"{args.rows / run.wall_s:9,.0f} {run.peak_rss_bytes / MIB:7.0f} MB"
-    )
+    for label, measured in (
+        (f"oliai import, --in-flight {DEFAULT_IN_FLIGHT}", run),
+        ("oliai import, --in-flight 1", sequential),
+    ):
+        print(
+            f"{label:34} {measured.wall_s:8.1f} "
+            f"{args.rows / measured.wall_s:9,.0f} {measured.peak_rss_bytes / MIB:7.0f} MB"
+        )
+    print(f"sent ahead / each awaited: {run.wall_s / sequential.wall_s:.2f}x the wall time")
     print(
         f"\n{batches} batches, {run.wall_s / batches:.2f} s per batch; created "
         f"{totals['created']:,}, failed {totals['failed']:,}; the client spends "

@@ -97,12 +97,12 @@ def main() -> None:
         results = {storage: measure(storage, args, Path(tmp)) for storage in ("sqlite", "postgres")}
 
     def row(label: str, value: str, baseline: str, ratio: float) -> None:
-        print(f"  {label:<34}{value:>12}{baseline:>12}{ratio:>8.2f}x")
+        print(f"  {label:<34}{value:>12}{baseline:>12}{ratio:>10.2f}x")
 
     pg, lite = results["postgres"], results["sqlite"]
     med = statistics.median
     print(f"\nDagster instance storage, median of {args.samples} (load: the stack alone)")
-    print(f"  {'':<34}{'postgres':>12}{'sqlite':>12}{'pg/sqlite':>9}")
+    print(f"  {'':<34}{'postgres':>12}{'sqlite':>12}{'pg/sqlite':>11}")
     row(
         "oliai up start-up (s)",
         f"{pg.start_s:.1f}",
