@@ -57,23 +57,41 @@ def install_queue_trigger(con: psycopg.Connection, schema: str) -> None:
 
 
 class QueueWakeups:
-    """A connection LISTENing on `CHANNEL`."""
+    """A connection LISTENing on `CHANNEL`, opened again after it is lost (a restarted server):
+    until then a wait only sleeps, and the daemon dequeues on its fallback interval."""
 
     def __init__(self, url: str) -> None:
-        self._con = psycopg.connect(url, autocommit=True)
-        self._con.execute(f"LISTEN {CHANNEL}")
+        self._url = url
+        self._con: psycopg.Connection | None = None
+
+    def _listening(self) -> psycopg.Connection | None:
+        if self._con is None or self._con.closed:
+            try:
+                self._con = psycopg.connect(self._url, autocommit=True, connect_timeout=5)
+                self._con.execute(f"LISTEN {CHANNEL}")
+            except psycopg.Error:
+                self._con = None
+        return self._con
 
     def wait(self, timeout_s: float) -> bool:
         """Whether the queue changed within `timeout_s` (every pending notification consumed)."""
+        con = self._listening()
+        if con is None:
+            time.sleep(timeout_s)
+            return False
         woken = False
-        for _ in self._con.notifies(timeout=timeout_s, stop_after=1):
-            woken = True
-        while woken and any(True for _ in self._con.notifies(timeout=0)):
-            pass  # a burst of changes is one wake-up
+        try:
+            for _ in con.notifies(timeout=timeout_s, stop_after=1):
+                woken = True
+            while woken and any(True for _ in con.notifies(timeout=0)):
+                pass  # a burst of changes is one wake-up
+        except psycopg.Error:
+            con.close()  # lost: the next wait opens another
         return woken
 
     def close(self) -> None:
-        self._con.close()
+        if self._con is not None:
+            self._con.close()
 
 
 class PromptQueuedRunDaemon(QueuedRunCoordinatorDaemon):

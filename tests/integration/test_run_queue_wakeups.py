@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 
+import psycopg
 import pytest
 from dagster import DagsterEvent, DagsterEventType, DagsterInstance, DagsterRun, DagsterRunStatus
 from dagster._core.remote_origin import (
@@ -68,3 +69,25 @@ def enqueue(instance: DagsterInstance, run: DagsterRun) -> None:
     event = DagsterEvent(event_type_value=DagsterEventType.RUN_ENQUEUED.value, job_name=IMPORT_JOB)
     instance.report_dagster_event(event, run_id=run.run_id)
     assert instance.get_run_by_id(run.run_id).status == DagsterRunStatus.QUEUED  # type: ignore[union-attr]
+
+
+def test_a_lost_listening_connection_is_opened_again(lake_settings: Settings) -> None:
+    url = lake_settings.running_postgres_url
+    prepare_instance(lake_settings.dagster_home, InstanceDatabase.of(lake_settings, url))
+    wakeups = QueueWakeups(url)
+    try:
+        assert not wakeups.wait(0.2)  # listening
+        # The server drops the connection, as a restarted one would.
+        with psycopg.connect(url, autocommit=True) as admin:
+            terminated = admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND query = 'LISTEN oliai_run_queue'"
+            ).fetchall()
+        assert terminated == [(True,)]
+        assert not wakeups.wait(0.5)  # notices the loss
+        assert not wakeups.wait(0.2)  # listening again
+        with DagsterInstance.from_config(str(lake_settings.dagster_home)) as instance:
+            enqueue(instance, instance.add_run(new_run()))
+        assert wakeups.wait(5.0)
+    finally:
+        wakeups.close()
