@@ -26,7 +26,7 @@ import polars as pl  # noqa: E402
 from phonenumbers import re_util  # noqa: E402
 
 from tests.phone_corpus import FEW_REGIONS, corpus, realistic  # noqa: E402
-from transforms.phone_plans import world_rules  # noqa: E402
+from transforms.phone_plans import CALLING_CODE  # noqa: E402
 from transforms.phones import decide_phones, parse_phone, parse_phones  # noqa: E402
 
 SIZES = (10_000, 100_000)
@@ -122,7 +122,7 @@ def check_corpus(size: int) -> int:
     )
     left = (
         pl.Series(sorted(set(keys) - set(decided)), dtype=pl.String)
-        .str.extract(world_rules().calling_code, 1)
+        .str.extract(CALLING_CODE, 1)
         .value_counts(sort=True)
     )
     print(

@@ -6,10 +6,11 @@ from phonenumbers import NumberParseException, PhoneNumberFormat, ValidationResu
 
 from transforms.errors import RowErrorCode
 from transforms.phone_plans import (
+    CALLING_CODE,
     MAX_NATIONAL_LENGTH,
     MIN_NATIONAL_LENGTH,
-    WorldRules,
-    world_rules,
+    BatchRules,
+    batch_rules,
 )
 from transforms.schema import CHECK_SCHEMA
 
@@ -96,13 +97,13 @@ def _early_code() -> pl.Expr:
     )
 
 
-def _split(keys: pl.Series, rules: WorldRules) -> pl.DataFrame:
+def _split(keys: pl.Series) -> pl.DataFrame:
     """id, key, cc (calling code), national (number), its length, and early_code."""
     code_length = pl.col("cc").str.len_bytes().fill_null(0)
     return (
         keys.to_frame("key")
         .with_row_index("id")
-        .with_columns(cc=pl.col("key").str.extract(rules.calling_code, 1))
+        .with_columns(cc=pl.col("key").str.extract(CALLING_CODE, 1))
         .with_columns(national=pl.col("key").str.slice(1 + code_length))
         .with_columns(length=pl.col("national").str.len_bytes())
         .with_columns(early_code=_early_code())
@@ -124,7 +125,7 @@ def _region_rows(numbers: pl.DataFrame, regions: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _strip_national_prefix(main: pl.DataFrame, rules: WorldRules) -> pl.DataFrame:
+def _strip_national_prefix(main: pl.DataFrame, rules: BatchRules) -> pl.DataFrame:
     """The main region's rows with `national` as `parse` leaves it, `left` marking the numbers
     left to `parse_phone`: those a transform rule would rewrite (or that nothing would be left of).
     """
@@ -153,7 +154,7 @@ def _strip_national_prefix(main: pl.DataFrame, rules: WorldRules) -> pl.DataFram
     )
 
 
-def _strip_plainly(main: pl.DataFrame, rules: WorldRules) -> pl.DataFrame:
+def _strip_plainly(main: pl.DataFrame, rules: BatchRules) -> pl.DataFrame:
     """`_maybe_strip_national_prefix_carrier_code` without a transform rule removes the match
     unless the number was viable (its general pattern matches) and what is left is not; `parse`
     keeps what is left if that length is possible or too long (for the general description).
@@ -180,12 +181,12 @@ def _strip_plainly(main: pl.DataFrame, rules: WorldRules) -> pl.DataFrame:
     )
 
 
-def _lead(rules: WorldRules) -> pl.Expr:
+def _lead(rules: BatchRules) -> pl.Expr:
     """The row's region has leading digits and the number starts with them."""
     return pl.col("has_leading") & pl.col("row").str.contains(rules.leading)
 
 
-def _valid(rules: WorldRules) -> pl.Expr:
+def _valid(rules: BatchRules) -> pl.Expr:
     """The number is valid for the row's region (`_number_type_helper` finds a type). Rows
     sorted by region (`rank`) make it faster: the lazy DFA needs one region's states at a time."""
     return pl.col("row").str.contains(rules.general) & pl.col("row").str.contains(rules.types)
@@ -196,7 +197,7 @@ def _valid(rules: WorldRules) -> pl.Expr:
 _PICKED = pl.when("has_leading").then("lead").otherwise("valid")
 
 
-def _validity(main: pl.DataFrame, rules: WorldRules) -> pl.DataFrame:
+def _validity(main: pl.DataFrame, rules: BatchRules) -> pl.DataFrame:
     """id and valid (`is_valid_number`) of the numbers whose main region's rows `main` holds.
 
     Other regions sharing a code are tried only for the numbers the main one does not pick, and
@@ -229,8 +230,8 @@ def decide_phones(keys: pl.Series) -> pl.DataFrame:
     Left for `parse_phone`: a key whose national prefix a transform rule would rewrite, and a key
     of a calling code whose metadata uses a regex construct not ported (none in phonenumbers 9.0).
     """
-    rules = world_rules()
-    split = _split(keys, rules)
+    split = _split(keys)
+    rules = batch_rules(frozenset(split["cc"].drop_nulls().unique().to_list()))
     main = _region_rows(split.filter(pl.col("early_code").is_null()), rules.main_regions)
     main = _strip_national_prefix(main, rules).filter(pl.col("left").not_())
     too_long = main.filter(pl.col("length") > MAX_NATIONAL_LENGTH)
