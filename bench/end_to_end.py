@@ -4,7 +4,10 @@ peak RSS; beside the bare pipeline (orjson → Polars → phonenumbers → `appl
 one process on the same batches, measured in the same run on a private PostgreSQL server of its
 own (started after the stack stops, on 127.0.0.1, stopped at the end).
 
-    .venv/bin/python bench/end_to_end.py [--batches 100] [--samples 10]
+On the same stack, 4 organizations posting 5 batches of 10k each at once, beside one organization
+posting the same 20 at once (its imports run one after another): the aggregate throughput.
+
+    .venv/bin/python bench/end_to_end.py [--batches 100] [--samples 10] [--orgs 4] [--per-org 5]
 """
 
 from __future__ import annotations
@@ -62,18 +65,20 @@ def post_until_completed(stack: Stack, body: dict[str, object]) -> float:
             time.sleep(0.05)
 
 
-class RunWorkerRss:
-    """Samples the RSS of run workers while batches run: the code server's forkserver forks each
-    one, so a worker is a `forkserver` process whose parent is one too. RSS counts the pages it
-    still shares with the forkserver (the imported libraries), as a spawned worker's would."""
+class RunWorkerMemory:
+    """Samples the memory of run workers while batches run: the code server's forkserver forks
+    each one, so a worker is a `forkserver` process whose parent is one too. RSS counts the pages
+    it still shares with the forkserver (the imported libraries), as a spawned worker's would;
+    USS only those it does not share: what each run adds."""
 
     def __init__(self, root_pid: int) -> None:
-        self.peak_bytes = 0
+        self.peak_rss_bytes = 0
+        self.peak_uss_bytes = 0
         self._root = psutil.Process(root_pid)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
 
-    def __enter__(self) -> RunWorkerRss:
+    def __enter__(self) -> RunWorkerMemory:
         self._thread.start()
         return self
 
@@ -90,7 +95,9 @@ class RunWorkerRss:
                         "forkserver" in " ".join(p.cmdline()) for p in (process, parent)
                     )
                     if forked:
-                        self.peak_bytes = max(self.peak_bytes, process.memory_info().rss)
+                        memory = process.memory_full_info()
+                        self.peak_rss_bytes = max(self.peak_rss_bytes, memory.rss)
+                        self.peak_uss_bytes = max(self.peak_uss_bytes, memory.uss)
                 except psutil.Error:
                     continue
 
@@ -122,6 +129,33 @@ def bare_pipeline(batches: int, warehouse: LakeLocation) -> list[float]:
     return times
 
 
+def imports_at_once(stack: Stack, keys: list[str], per_key: int, first_batch: int) -> float:
+    """Seconds from posting `per_key` 10k batches for every key (all at once) to the last one's
+    terminal status; each organization's imports run one at a time, organizations in parallel."""
+    clients = [stack.client(key) for key in keys]
+    try:
+        started = time.perf_counter()
+        pending = []
+        for k in range(per_key):
+            for n, client in enumerate(clients):
+                body = batch_body(first_batch + k * len(clients) + n)
+                response = client.post("/v1/imports/api/bulk", json=body)
+                assert response.status_code == 202, response.text
+                pending.append((client, response.json()["importId"]))
+        while pending:
+            client, import_id = pending[0]
+            status = client.get(f"/v1/imports/{import_id}/status").json()["status"]
+            if status in ("COMPLETED", "COMPLETED_WITH_ERRORS", "FAILED"):
+                assert status == "COMPLETED", status
+                pending.pop(0)
+            else:
+                time.sleep(0.05)
+        return time.perf_counter() - started
+    finally:
+        for client in clients:
+            client.close()
+
+
 def at(times: list[float], batch_no: int) -> str:
     return f"{times[batch_no - 1]:.2f}" if len(times) >= batch_no else "-"
 
@@ -130,6 +164,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--batches", type=int, default=100)
     parser.add_argument("--samples", type=int, default=10)
+    parser.add_argument("--orgs", type=int, default=4, help="organizations importing at once")
+    parser.add_argument("--per-org", type=int, default=5, help="10k batches each")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -144,10 +180,16 @@ def main() -> None:
                 post_until_completed(stack, batch_body(30_000 + n)) for n in range(args.samples)
             ]
             assert stack.process is not None
-            with RunWorkerRss(stack.process.pid) as rss:
+            with RunWorkerMemory(stack.process.pid) as memory:
                 started = time.perf_counter()
                 stacked = [post_until_completed(stack, batch_body(n)) for n in range(args.batches)]
                 stack_total = time.perf_counter() - started
+            # Organizations at once, beside one organization importing as many batches alone.
+            orgs = [stack.new_org_key(f"bench-org-{n}") for n in range(args.orgs)]
+            together = imports_at_once(stack, orgs, args.per_org, 50_000)
+            alone = imports_at_once(
+                stack, [stack.new_org_key("bench-alone")], args.orgs * args.per_org, 60_000
+            )
         finally:
             stack.stop()
         with lake_server(Path(tmp) / "bare") as lakes:
@@ -167,7 +209,15 @@ def main() -> None:
     print(
         f"  last/first batch: stack {stacked[-1] / stacked[0]:.2f}x, bare {bare[-1] / bare[0]:.2f}x"
     )
-    print(f"  run worker peak RSS: {rss.peak_bytes / 2**20:.0f} MiB")
+    at_once = args.orgs * args.per_org * BATCH
+    print(f"\n{args.orgs} organizations x {args.per_org} batches of 10k, posted at once")
+    print(f"  together       {together:6.1f} s  {at_once / together:8,.0f} contacts/s")
+    print(f"  1 org alone    {alone:6.1f} s  {at_once / alone:8,.0f} contacts/s (as many batches)")
+    print(f"  throughput together / alone: {alone / together:.2f}x")
+    print(
+        f"  run worker peak RSS: {memory.peak_rss_bytes / 2**20:.0f} MiB, of which its own "
+        f"(USS, not shared with the forkserver): {memory.peak_uss_bytes / 2**20:.0f} MiB"
+    )
 
 
 if __name__ == "__main__":
