@@ -19,6 +19,7 @@ BENCHES = [
     ("transforms.py", [], []),
     ("phones.py", [], ["--quick"]),
     ("pipeline.py", [], ["--quick"]),
+    ("first_write.py", [], ["--samples", "3"]),
     ("lake.py", [], ["--quick"]),
     ("api.py", [], []),
     ("webhooks.py", [], ["--imports", "10"]),
