@@ -80,8 +80,10 @@ def code_server(
 
     settings = load_settings(data_dir, host=host)
     os.environ.update(_prepared(settings))
-    address = CodeServerAddress(socket=socket, host=settings.host, port=port)
-    serve(address if socket is None else CodeServerAddress(socket=socket))
+    if socket is not None:
+        serve(CodeServerAddress(socket=socket))
+    else:
+        serve(CodeServerAddress(host=settings.host, port=port))
 
 
 @app.command()

@@ -149,6 +149,21 @@ def terminal(clients: list[httpx.Client], import_id: str, timeout_s: float) -> l
         time.sleep(0.25)
 
 
+def completed_alternately(clients: list[httpx.Client], count: int, webhook_url: str) -> list[str]:
+    """`count` imports posted to the replicas in turn, as a round-robin balancer sends them, each
+    COMPLETED with the same answer from every replica; their ids."""
+    accepted = []
+    for n in range(count):
+        response = clients[n % 2].post("/v1/imports/api/bulk", json=body(n, webhook_url))
+        assert response.status_code == 202, response.text
+        accepted.append(response.json()["importId"])
+    for import_id in accepted:
+        first, *others = terminal(clients, import_id, timeout_s=240)
+        assert first["status"] == "COMPLETED", first
+        assert others == [first] * len(others)  # the same answer from every replica
+    return accepted
+
+
 def runs_per_import(stack: Stack, import_ids: list[str]) -> dict[str, int]:
     with stack.instance() as instance:
         return {
@@ -167,15 +182,7 @@ def test_two_replicas_share_one_outbox_and_lose_nothing(tmp_path: Path) -> None:
         ports = [stack.api_port, second.port]
         clients = [client(port, key) for port in ports]
         try:
-            accepted = []
-            for n in range(10):  # alternating, as a round-robin balancer sends them
-                response = clients[n % 2].post("/v1/imports/api/bulk", json=body(n, hooks.url))
-                assert response.status_code == 202, response.text
-                accepted.append(response.json()["importId"])
-            for import_id in accepted:
-                first, other = terminal(clients, import_id, timeout_s=240)
-                assert first["status"] == "COMPLETED", first
-                assert other == first  # the same answer from either replica
+            accepted = completed_alternately(clients, 10, hooks.url)
 
             # Five more to the second replica, which dies right after its last 202.
             orphans = []
@@ -288,15 +295,7 @@ def test_every_process_started_alone_on_an_external_server(
                 wait_until(f"the API on {port}", lambda port=port: _healthy(port), logs)
             clients = [client(port, key["apiKey"]) for port in api_ports]
             try:
-                accepted = []
-                for n in range(4):
-                    response = clients[n % 2].post("/v1/imports/api/bulk", json=body(n, hooks.url))
-                    assert response.status_code == 202, response.text
-                    accepted.append(response.json()["importId"])
-                for import_id in accepted:
-                    first, other = terminal(clients, import_id, timeout_s=240)
-                    assert first["status"] == "COMPLETED", first
-                    assert other == first
+                accepted = completed_alternately(clients, 4, hooks.url)
                 deadline = time.monotonic() + 60
                 while len(hooks.import_ids()) < len(accepted):
                     assert time.monotonic() < deadline, hooks.import_ids()
