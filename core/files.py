@@ -27,3 +27,10 @@ def replace_atomically(path: Path, write: Callable[[Path], object], *, durable: 
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
+
+
+def write_if_changed(path: Path, text: str) -> None:
+    """`path` replaced atomically by `text`, unless it holds `text` already (running processes
+    may be reading it: they see the old file or the new one)."""
+    if not path.exists() or path.read_text() != text:
+        replace_atomically(path, lambda tmp: tmp.write_text(text), durable=False)

@@ -9,7 +9,6 @@ PostgreSQL server, the one the control store and the lake's catalog are on.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ import sqlalchemy as sa
 import yaml
 
 from core.contracts import tags
+from core.files import write_if_changed
 from core.private_postgres import PrivatePostgres
 from core.settings import Settings
 
@@ -196,8 +196,5 @@ def write_instance_config(dagster_home: Path, database: InstanceDatabase) -> Pat
     dagster_home.mkdir(parents=True, exist_ok=True)
     path = dagster_home / "dagster.yaml"
     text = yaml.safe_dump(instance_config(database), sort_keys=False)
-    if not path.exists() or path.read_text() != text:
-        draft = path.with_name(f".dagster.yaml.{os.getpid()}")
-        draft.write_text(text)
-        draft.replace(path)
+    write_if_changed(path, text)
     return path

@@ -8,7 +8,6 @@ webserver by URL (`OLIAI_DAGSTER_URL`).
 
 from __future__ import annotations
 
-import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +15,7 @@ from pathlib import Path
 import yaml
 
 from core.contracts import LOCATION_NAME
+from core.files import write_if_changed
 
 API_APP_FACTORY = "api.asgi:create_asgi_app"  # uvicorn imports the server by name: no import here
 # uvicorn's HTTP/1.1 protocol, answering unparsable requests with a problem document.
@@ -53,10 +53,7 @@ def write_workspace(dagster_home: Path, role: str, code_server: CodeServerAddres
     per role, written atomically (a shared data directory may hold several hosts' processes)."""
     path = dagster_home / f"workspace-{role}.yaml"
     text = yaml.safe_dump({"load_from": [{"grpc_server": code_server.workspace_entry()}]})
-    if not path.exists() or path.read_text() != text:
-        draft = path.with_name(f".{path.name}.{os.getpid()}")
-        draft.write_text(text)
-        draft.replace(path)
+    write_if_changed(path, text)
     return path
 
 
