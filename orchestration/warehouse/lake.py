@@ -110,6 +110,19 @@ def connect(location: LakeLocation, *, read_only: bool = False) -> duckdb.DuckDB
     return con
 
 
+def warm_up() -> None:
+    """Import Arrow and load the extensions into a throwaway database, closed again: a process
+    forked afterwards opens the lake without paying for either (its libraries stay mapped)."""
+    import pyarrow  # noqa: F401  (imported by DuckDB's first frame conversion otherwise)
+
+    con = duckdb.connect(config=ENGINE_CONFIG)
+    try:
+        for name in EXTENSION_PACKAGES:
+            con.execute(f"LOAD '{_quoted(str(extension_file(name)))}'")
+    finally:
+        con.close()
+
+
 def redacted(text: str, url: str) -> str:
     password = urlsplit(url).password
     return text.replace(password, "***") if password else text

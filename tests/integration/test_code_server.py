@@ -21,8 +21,15 @@ from tests.stack import Stack
 
 pytestmark = pytest.mark.integration
 
-# Shared libraries only a process that imported the code location has mapped.
-CODE_LOCATION_LIBRARIES = ("polars", "duckdb")
+# Shared libraries only a process that imported the code location has mapped; and the two DuckDB
+# extensions with Arrow, which the lake write would otherwise load in every run.
+CODE_LOCATION_LIBRARIES = (
+    "polars",
+    "duckdb",
+    "pyarrow",
+    "ducklake.duckdb_extension",
+    "postgres_scanner.duckdb_extension",
+)
 # What the Dagster UI's "Terminate" sends.
 TERMINATE = "mutation Terminate($runId: String!) { terminateRun(runId: $runId) { __typename } }"
 

@@ -3,6 +3,9 @@ its package's file for the installed DuckDB, and a missing package fails naming 
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import duckdb
 import pytest
 
@@ -41,3 +44,24 @@ def test_nothing_is_installed_or_autoloaded_behind_our_back() -> None:
     # Not loaded, and not fetched: with autoinstall on, this would be "Failed to download".
     assert 'Install it first using "INSTALL ducklake"' in str(raised.value)
     assert "download" not in str(raised.value)
+
+
+def test_warming_up_leaves_the_extensions_mapped_and_no_duckdb_thread_behind() -> None:
+    # The forkserver warms up before forking run workers: a thread left running would not exist
+    # in them, and a lock it held would stay held. Counted in a fresh process, after Arrow.
+    script = """
+import os, pathlib, pyarrow
+from orchestration.warehouse import lake
+threads = lambda: len(os.listdir('/proc/self/task'))
+before = threads()
+lake.warm_up()
+maps = pathlib.Path('/proc/self/maps').read_text()
+mapped = all(f'{name}.duckdb_extension' in maps for name in lake.EXTENSION_PACKAGES)
+print(before, threads(), mapped)
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    before, after, mapped = result.stdout.split()
+    assert after == before
+    assert mapped == "True"
