@@ -1,4 +1,5 @@
-"""The import's assets: the landed request, the normalized contacts, the warehouse tables.
+"""The import's assets: the landed request, the normalized contacts, the warehouse tables; the
+last two made by one step.
 
 One run per import: every materialization carries the import id and its counts as metadata, so
 the asset catalogue doubles as an import log.
@@ -8,7 +9,6 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-import polars as pl
 from dagster import (
     AssetCheckResult,
     AssetCheckSpec,
@@ -17,7 +17,6 @@ from dagster import (
     Config,
     Failure,
     MaterializeResult,
-    asset,
     multi_asset,
 )
 
@@ -29,7 +28,7 @@ from orchestration.resources import ImportFiles, Warehouse
 from orchestration.warehouse.catalog_metadata import describe_tables
 from orchestration.warehouse.checks import CHECKS, violations
 from orchestration.warehouse.writer import ImportBatch, apply_import
-from transforms import contacts_frame, normalize_contacts
+from transforms import NormalizedContacts, contacts_frame, normalize_contacts
 
 GROUP = "contacts_import"
 
@@ -58,13 +57,23 @@ landed_batch = AssetSpec(
 )
 
 
-@asset(deps=[landed_batch], group_name=GROUP, kinds={"polars", "parquet"})
-def normalized_contacts(
-    context: AssetExecutionContext, config: ImportConfig, import_files: ImportFiles
-) -> MaterializeResult:
-    """Contacts validated and normalized by the row rules: names trimmed and NFC, phone numbers
-    in E.164, language tags canonically cased, every other key in `metadata`. Rows that break a
-    rule become row errors instead. Stored per import as `valid.parquet` and `errors.parquet`."""
+NORMALIZED_CONTACTS = "normalized_contacts"
+normalized_contacts = AssetSpec(
+    NORMALIZED_CONTACTS,
+    deps=[landed_batch],
+    group_name=GROUP,
+    kinds={"polars", "parquet"},
+    description=(
+        "Contacts validated and normalized by the row rules: names trimmed and NFC, phone "
+        "numbers in E.164, language tags canonically cased, every other key in `metadata`. Rows "
+        "that break a rule become row errors instead. Stored per import as `valid.parquet` and "
+        "`errors.parquet` under `<data dir>/staging/<import id>/`."
+    ),
+)
+
+
+def _normalized(config: ImportConfig, import_files: ImportFiles) -> NormalizedContacts:
+    """The landed request through the row rules, staged as the asset's two Parquet files."""
     path = Path(config.landing_path)
     try:
         contacts = read_landed_contacts(path)
@@ -85,20 +94,7 @@ def normalized_contacts(
     staging.write_frame(
         normalized.errors, staging.row_errors_path(import_files.root, config.import_id)
     )
-    context.log.info(
-        f"{config.import_id}: {normalized.total} rows, {normalized.failed} failed, "
-        f"{normalized.errors.height} row errors"
-    )
-    return MaterializeResult(
-        metadata={
-            "import_id": config.import_id,
-            "org_id": config.org_id,
-            "total": normalized.total,
-            "valid": normalized.valid.height,
-            "failed": normalized.failed,
-            "error_count": normalized.errors.height,
-        }
-    )
+    return normalized
 
 
 WAREHOUSE_TABLES = {
@@ -113,40 +109,57 @@ WAREHOUSE_TABLES = {
 
 @multi_asset(
     specs=[
-        AssetSpec(
-            name,
-            deps=[normalized_contacts],
-            group_name=GROUP,
-            kinds={"duckdb", "ducklake"},
-            description=description,
-        )
-        for name, description in WAREHOUSE_TABLES.items()
+        normalized_contacts,
+        *(
+            AssetSpec(
+                name,
+                deps=[normalized_contacts],
+                group_name=GROUP,
+                kinds={"duckdb", "ducklake"},
+                description=description,
+            )
+            for name, description in WAREHOUSE_TABLES.items()
+        ),
     ],
     check_specs=[
         AssetCheckSpec(check.name, asset=check.table, description=check.description)
         for check in CHECKS
     ],
 )
-def warehouse_tables(
+def import_batch(
     context: AssetExecutionContext,
     config: ImportConfig,
     import_files: ImportFiles,
     warehouse: Warehouse,
 ) -> Iterator[MaterializeResult | AssetCheckResult]:
-    """Applies one import to the lake as one snapshot (one import of an organization at a time,
-    organizations in parallel)."""
-    valid = pl.read_parquet(staging.valid_contacts_path(import_files.root, config.import_id))
-    errors = pl.read_parquet(staging.row_errors_path(import_files.root, config.import_id))
-    failed = errors.select(pl.col("row_index").n_unique()).item() if errors.height else 0
+    """Normalizes the landed request, then applies it to the lake as one snapshot (one import of
+    an organization at a time, organizations in parallel). One step, so that a run writes a step's
+    events once and the frames never make a round trip through staging."""
+    normalized = _normalized(config, import_files)
+    context.log.info(
+        f"{config.import_id}: {normalized.total} rows, {normalized.failed} failed, "
+        f"{normalized.errors.height} row errors"
+    )
+    yield MaterializeResult(
+        asset_key=NORMALIZED_CONTACTS,
+        metadata={
+            "import_id": config.import_id,
+            "org_id": config.org_id,
+            "total": normalized.total,
+            "valid": normalized.valid.height,
+            "failed": normalized.failed,
+            "error_count": normalized.errors.height,
+        },
+    )
     batch = ImportBatch(
         import_id=config.import_id,
         org_id=config.org_id,
         run_id=context.run.run_id,
         audience_id=config.audience_id,
-        valid=valid,
-        errors=errors,
-        total=valid.height + failed,
-        failed=failed,
+        valid=normalized.valid,
+        errors=normalized.errors,
+        total=normalized.total,
+        failed=normalized.failed,
         sequence=config.sequence,
     )
     try:

@@ -8,7 +8,7 @@ from pathlib import Path
 from dagster import Definitions, EnvVar
 
 from core.settings import Settings
-from orchestration.assets import landed_batch, normalized_contacts, warehouse_tables
+from orchestration.assets import import_batch, landed_batch
 from orchestration.jobs import import_contacts
 from orchestration.maintenance.warehouse_job import (
     nightly_warehouse_maintenance,
@@ -33,7 +33,7 @@ def _secret(value: str | None, variable: str) -> str | EnvVar | None:
 def build_definitions(settings: Settings) -> Definitions:
     postgres_url = _secret(settings.postgres_url, POSTGRES_URL_VARIABLE)
     return Definitions(
-        assets=[landed_batch, normalized_contacts, warehouse_tables],
+        assets=[landed_batch, import_batch],
         jobs=[import_contacts, warehouse_maintenance],
         schedules=[nightly_warehouse_maintenance],
         sensors=[import_webhooks],

@@ -228,7 +228,8 @@ def test_literal_batch_counts_rows_memberships_and_errors(importer: Importer) ->
     # Every warehouse asset's materialization carries the import id and its counts.
     materialized = {
         event.asset_key.to_user_string(): event.metadata
-        for event in result.asset_materializations_for_node("warehouse_tables")
+        for event in result.asset_materializations_for_node("import_batch")
+        if event.asset_key.to_user_string() != "normalized_contacts"
     }
     assert set(materialized) == {"contacts", "audience_members", "import_errors", "imports"}
     for metadata in materialized.values():
@@ -431,7 +432,7 @@ def test_unreadable_landing_file_fails_the_run_and_leaves_the_warehouse_alone(
 
     assert not result.success, name
     failures = result.get_step_failure_events()
-    assert [event.step_key for event in failures] == ["normalized_contacts"]
+    assert [event.step_key for event in failures] == ["import_batch"]
     description = failures[0].step_failure_data.user_failure_data
     assert description is not None
     assert "imp_broken" in (description.description or "")
@@ -476,7 +477,7 @@ def test_failure_inside_the_warehouse_step_rolls_back_everything(importer: Impor
     # had one), ANNA's row error and the import's row were all in the transaction.
     assert written == [(2, 1, 1, 1)]
     assert not result.success
-    assert [event.step_key for event in result.get_step_failure_events()] == ["warehouse_tables"]
+    assert [event.step_key for event in result.get_step_failure_events()] == ["import_batch"]
     assert "disk on fire" in _failure_text(result)
     assert importer.run_counts(result) is None
     _assert_same_tables(before, importer.tables())
@@ -536,7 +537,7 @@ def test_runs_are_found_by_import_tag(importer: Importer) -> None:
     assert [run.run_id for run in runs] == [second.run_id, first.run_id]
     assert all(run.tags[tags.ORG_ID] == ORG for run in runs)
     events = importer.instance.all_logs(second.run_id, of_type=DagsterEventType.STEP_SUCCESS)
-    assert {event.step_key for event in events} == {"normalized_contacts", "warehouse_tables"}
+    assert {event.step_key for event in events} == {"import_batch"}
 
 
 def test_each_table_shows_its_columns_row_count_and_checks(importer: Importer) -> None:

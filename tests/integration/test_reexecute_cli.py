@@ -93,7 +93,7 @@ def failed_import(stack: Stack, instance: DagsterInstance, org: str, key: str) -
     failed = wait_for_run(stack, key, import_id, run_id)
     assert failed["status"] == "FAILED", failed
     failures = instance.all_logs(run_id, of_type=DagsterEventType.STEP_FAILURE)
-    assert [entry.step_key for entry in failures] == ["normalized_contacts"]
+    assert [entry.step_key for entry in failures] == ["import_batch"]
     event = failures[0].dagster_event
     assert event is not None
     user_failure = event.step_failure_data.user_failure_data
