@@ -25,9 +25,9 @@ from core.contracts import tags
 from core.landing import read_landed_contacts
 from core.private_postgres import NoPostgres
 from orchestration.resources import ImportFiles, Warehouse
-from orchestration.warehouse.catalog_metadata import describe_tables
+from orchestration.warehouse.catalog_metadata import column_schemas, row_counts
 from orchestration.warehouse.checks import CHECKS, violations
-from orchestration.warehouse.writer import ImportBatch, apply_import
+from orchestration.warehouse.writer import TABLES, ImportBatch, apply_import
 from transforms import NormalizedContacts, contacts_frame, normalize_contacts
 
 GROUP = "contacts_import"
@@ -105,6 +105,7 @@ WAREHOUSE_TABLES = {
     "offending value.",
     "imports": "One row per processed import with its final status and counts.",
 }
+COLUMN_SCHEMAS = column_schemas({name: TABLES[name] for name in WAREHOUSE_TABLES})
 
 
 @multi_asset(
@@ -117,6 +118,7 @@ WAREHOUSE_TABLES = {
                 group_name=GROUP,
                 kinds={"duckdb", "ducklake"},
                 description=description,
+                metadata={"dagster/column_schema": COLUMN_SCHEMAS[name]},
             )
             for name, description in WAREHOUSE_TABLES.items()
         ),
@@ -167,7 +169,7 @@ def import_batch(
             applied = apply_import(
                 con, batch, datetime.now(UTC), before_commit=warehouse.before_commit
             )
-            tables = describe_tables(con, WAREHOUSE_TABLES)
+            counts_by_table = row_counts(con, WAREHOUSE_TABLES)
             broken = violations(con, config.org_id)
     except NoPostgres as exc:
         raise Failure(description=f"{config.import_id}: nothing was written. {exc}") from exc
@@ -180,7 +182,7 @@ def import_batch(
     context.instance.add_run_tags(
         context.run.run_id, tags.count_tags(context.run.run_id, counts.as_dict())
     )
-    for name, table in tables.items():
+    for name, row_count in counts_by_table.items():
         yield MaterializeResult(
             asset_key=name,
             metadata={
@@ -188,8 +190,7 @@ def import_batch(
                 "org_id": config.org_id,
                 **counts.as_dict(),
                 "snapshot_id": applied.snapshot_id,
-                "dagster/row_count": table.row_count,
-                "dagster/column_schema": table.column_schema,
+                "dagster/row_count": row_count,
             },
         )
     for check, count in broken.items():

@@ -1,48 +1,43 @@
-"""What the Dagster catalog shows of each warehouse table: its columns and its row count."""
+"""What the Dagster catalog shows of each warehouse table: its columns (on the asset's definition)
+and its row count (on every materialization)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
 
 import duckdb
 from dagster import TableColumn, TableColumnConstraints, TableSchema
 
 
-@dataclass(frozen=True)
-class TableFacts:
-    row_count: int
-    column_schema: TableSchema
-
-
-def describe_tables(con: duckdb.DuckDBPyConnection, names: Iterable[str]) -> dict[str, TableFacts]:
-    """The tables' row counts (cheap: the lake keeps them in its catalog) and column schemas, in
-    two queries (each lake query costs a few catalog round trips)."""
-    tables = list(names)
-    columns = con.execute(
-        "SELECT table_name, column_name, data_type, is_nullable FROM information_schema.columns "
-        "WHERE table_catalog = current_database() AND list_contains(?, table_name) "
-        "ORDER BY table_name, ordinal_position",
-        [tables],
-    ).fetchall()
-    counts = con.execute(
-        " UNION ALL ".join(f"SELECT '{name}', count(*) FROM {name}" for name in tables)
-    ).fetchall()
-    row_counts = {name: int(count) for name, count in counts}
+def column_schemas(statements: Mapping[str, str]) -> dict[str, TableSchema]:
+    """Each table's columns, read off its CREATE statement run in a throwaway in-memory DuckDB:
+    the lake's tables are made by the same statements (`writer.TABLES`), and their columns
+    change only with the schema version, so no run needs to ask the lake."""
+    con = duckdb.connect()
+    try:
+        for statement in statements.values():
+            con.execute(statement)
+        columns = con.execute(
+            "SELECT table_name, column_name, data_type, is_nullable = 'YES' "
+            "FROM information_schema.columns ORDER BY table_name, ordinal_position"
+        ).fetchall()
+    finally:
+        con.close()
     return {
-        name: TableFacts(
-            row_count=row_counts[name],
-            column_schema=TableSchema(
-                columns=[
-                    TableColumn(
-                        column,
-                        data_type,
-                        constraints=TableColumnConstraints(nullable=nullable == "YES"),
-                    )
-                    for table, column, data_type, nullable in columns
-                    if table == name
-                ]
-            ),
+        name: TableSchema(
+            columns=[
+                TableColumn(column, kind, constraints=TableColumnConstraints(nullable=nullable))
+                for table, column, kind, nullable in columns
+                if table == name
+            ]
         )
-        for name in tables
+        for name in statements
     }
+
+
+def row_counts(con: duckdb.DuckDBPyConnection, names: Iterable[str]) -> dict[str, int]:
+    """The tables' row counts, in one query (cheap: the lake keeps them in its catalog)."""
+    counts = con.execute(
+        " UNION ALL ".join(f"SELECT '{name}', count(*) FROM {name}" for name in names)
+    ).fetchall()
+    return {name: int(count) for name, count in counts}

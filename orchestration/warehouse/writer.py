@@ -137,14 +137,11 @@ def retrying_conflicts() -> Retrying:
 
 
 def _lake_version(con: duckdb.DuckDBPyConnection) -> int:
-    """The lake's schema version; 0 for a new lake."""
-    found = con.execute(
-        "SELECT count(*) FROM duckdb_tables() "
-        "WHERE database_name = current_database() AND table_name = 'schema_version'"
-    ).fetchall()
-    if found == [(0,)]:
+    """The lake's schema version; 0 for a new lake. One query: every run asks."""
+    try:
+        rows = con.execute("SELECT max(version) FROM schema_version").fetchall()
+    except duckdb.CatalogException:  # no such table: nothing was ever created
         return 0
-    rows = con.execute("SELECT max(version) FROM schema_version").fetchall()
     return int(rows[0][0] or 0)
 
 
