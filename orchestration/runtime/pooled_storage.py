@@ -11,7 +11,8 @@ none: the forkserver disposes the instance it warmed up.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Any, Self
 
 from dagster._serdes import ConfigurableClassData
@@ -29,6 +30,7 @@ class _Pooled:
     """Built as dagster-postgres builds the storage, then pooled as in the webserver."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._schema_found: set[str] = set()  # before Dagster's set-up, which probes already
         super().__init__(*args, **kwargs)
         self.optimize_for_webserver(NO_STATEMENT_TIMEOUT, POOL_RECYCLE_S, MAX_OVERFLOW)  # type: ignore[attr-defined]
 
@@ -44,25 +46,47 @@ class _Pooled:
             token_provider=get_token_provider_from_config(config_value),
         )
 
+    def _remembered(self, name: str, probe: Callable[[], bool]) -> bool:
+        """A schema probe's answer, asked until it is yes. Dagster asks whether a table or a
+        migration's columns exist on every run read and every materialization, each time a
+        catalog query (and, inside a transaction, a second connection): tens of ms per run
+        worker and per status read. Tables and columns are never dropped under a running
+        storage."""
+        if name not in self._schema_found and probe():
+            self._schema_found.add(name)
+        return name in self._schema_found
+
 
 class PooledPostgresRunStorage(_Pooled, PostgresRunStorage):
-    pass
+    def has_run_stats_index_cols(self) -> bool:
+        return self._remembered("run_stats_index_cols", super().has_run_stats_index_cols)
+
+    def has_bulk_actions_selector_cols(self) -> bool:
+        return self._remembered("bulk_actions_selector", super().has_bulk_actions_selector_cols)
+
+    def has_backfill_id_column(self) -> bool:
+        return self._remembered("backfill_id", super().has_backfill_id_column)
+
+    def has_bulk_action_job_name_column(self) -> bool:
+        return self._remembered("bulk_actions_job_name", super().has_bulk_action_job_name_column)
+
+    def has_backfill_tags_table(self) -> bool:
+        return self._remembered("backfill_tags", super().has_backfill_tags_table)
 
 
 class PooledPostgresEventLogStorage(_Pooled, PostgresEventLogStorage):
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self._tables_found: set[str] = set()  # before Dagster's set-up, which asks already
-        super().__init__(*args, **kwargs)
-
     def has_table(self, table_name: str) -> bool:
-        """Remembered once found. Dagster asks before storing every materialization's tags, on a
-        second connection while the event's transaction holds the pooled one: a new PostgreSQL
-        connection per run and a catalog query per event (~25 ms of a run). Tables are never
-        dropped under a running storage."""
-        if table_name not in self._tables_found and super().has_table(table_name):
-            self._tables_found.add(table_name)
-        return table_name in self._tables_found
+        return self._remembered(f"table {table_name}", partial(super().has_table, table_name))
 
 
 class PooledPostgresScheduleStorage(_Pooled, PostgresScheduleStorage):
-    pass
+    def has_instigators_table(self) -> bool:
+        return self._remembered("table instigators", super().has_instigators_table)
+
+    def has_secondary_index_table(self) -> bool:
+        return self._remembered("table secondary_indexes", super().has_secondary_index_table)
+
+    def has_built_index(self, migration_name: str) -> bool:
+        return self._remembered(
+            f"index {migration_name}", partial(super().has_built_index, migration_name)
+        )

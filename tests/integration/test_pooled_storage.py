@@ -1,46 +1,77 @@
-"""The pooled event log storage remembers the tables it found (Dagster asks before storing every
-materialization's tags) and asks again for one it has not found."""
+"""The pooled storages remember the schema probes Dagster makes on every run read and every
+materialization once their answer is yes, and ask again while it is no."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import psycopg
 import pytest
 from sqlalchemy import event
 
-from orchestration.runtime.pooled_storage import PooledPostgresEventLogStorage
+from orchestration.runtime.pooled_storage import (
+    PooledPostgresEventLogStorage,
+    PooledPostgresRunStorage,
+    PooledPostgresScheduleStorage,
+)
 from tests.lake import fresh_database
 
 pytestmark = pytest.mark.integration
 
+Storage = PooledPostgresRunStorage | PooledPostgresEventLogStorage | PooledPostgresScheduleStorage
+PROBES: dict[str, tuple[type[Storage], Callable[[Any], bool]]] = {
+    "run stats columns": (PooledPostgresRunStorage, lambda s: s.has_run_stats_index_cols()),
+    "backfill id column": (PooledPostgresRunStorage, lambda s: s.has_backfill_id_column()),
+    "backfill tags table": (PooledPostgresRunStorage, lambda s: s.has_backfill_tags_table()),
+    "asset event tags table": (
+        PooledPostgresEventLogStorage,
+        lambda s: s.has_table("asset_event_tags"),
+    ),
+    "instigators table": (PooledPostgresScheduleStorage, lambda s: s.has_instigators_table()),
+}
 
-def test_a_found_table_is_remembered_and_a_missing_one_asked_again(
-    postgres_admin_url: str,
-) -> None:
-    url = fresh_database(postgres_admin_url)
+
+@pytest.fixture
+def database(postgres_admin_url: str) -> str:
     # dagster-postgres is written for psycopg2, as dagster.yaml says (runtime/instance.py).
-    storage = PooledPostgresEventLogStorage(
-        postgres_url=url.replace("postgresql://", "postgresql+psycopg2://", 1)
-    )
-    queries: list[str] = []
+    return fresh_database(postgres_admin_url).replace("postgresql://", "postgresql+psycopg2://", 1)
 
-    def count(*args: Any) -> None:
-        queries.append(args[2])  # the statement, as SQLAlchemy sends it
 
-    event.listen(storage._engine, "before_cursor_execute", count)
+def counted(storage: Storage) -> list[str]:
+    """The statements the storage sends from now on."""
+    statements: list[str] = []
+    event.listen(storage._engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    return statements
+
+
+def opened(kind: type[Storage], url: str) -> Iterator[Storage]:
+    storage = kind(postgres_url=url)
     try:
-        assert storage.has_table("asset_event_tags")
-        asked = len(queries)
-        assert asked > 0
-        assert storage.has_table("asset_event_tags")
-        assert len(queries) == asked  # remembered: no second query
-
-        assert not storage.has_table("made_later")
-        assert not storage.has_table("made_later")
-        assert len(queries) > asked + 1  # a missing table is asked every time
-        with psycopg.connect(url, autocommit=True) as con:
-            con.execute("CREATE TABLE made_later (id int)")
-        assert storage.has_table("made_later")
+        yield storage
     finally:
         storage.dispose()
+
+
+@pytest.mark.parametrize("name", sorted(PROBES))
+def test_a_probe_answered_yes_is_not_asked_again(database: str, name: str) -> None:
+    kind, probe = PROBES[name]
+    for storage in opened(kind, database):
+        assert probe(storage)  # asked now, or already while Dagster set the storage up
+        statements = counted(storage)
+        for _ in range(3):
+            assert probe(storage)
+        assert statements == []
+
+
+def test_a_missing_table_is_asked_for_until_it_exists(database: str) -> None:
+    for storage in opened(PooledPostgresEventLogStorage, database):
+        assert isinstance(storage, PooledPostgresEventLogStorage)
+        statements = counted(storage)
+        assert not storage.has_table("made_later")
+        asked = len(statements)
+        assert not storage.has_table("made_later")
+        assert len(statements) > asked
+        with psycopg.connect(database.replace("+psycopg2", ""), autocommit=True) as con:
+            con.execute("CREATE TABLE made_later (id int)")
+        assert storage.has_table("made_later")
