@@ -116,7 +116,7 @@ def _break(contact: dict[str, Any], kind: str) -> None:
         "name_empty": {"name": " \t "},
         "name_type": {"name": ["Priya"]},
         "name_long": {"name": "x" * 300},
-        "language_tag": {"language": "en_US"},
+        "language_tag": {"language": "English (US)"},
     }
     contact.update(changes[kind])
 

@@ -1,4 +1,6 @@
-"""The `language` rule: an optional, well-formed BCP 47 tag (RFC 5646), canonically cased."""
+"""The `language` rule: an optional, well-formed BCP 47 tag (RFC 5646), canonically cased. Tags
+in POSIX locale form (`en_US`, as operating systems and many exports write them) are read with
+hyphens: an underscore has no other meaning in a tag."""
 
 import polars as pl
 
@@ -54,11 +56,12 @@ def canonical_case(tag: pl.Expr) -> pl.Expr:
 
 
 def check_languages(raw: pl.Series) -> pl.DataFrame:
-    """Canonical tags or an error for each string in `raw`; nulls and blank strings mean none.
+    """Canonical tags or an error for each string in `raw`; nulls and blank strings mean none;
+    `_` reads as `-`.
 
     Runs on distinct values: a batch uses a handful of languages.
     """
-    tag = pl.col("raw").str.strip_chars()
+    tag = pl.col("raw").str.strip_chars().str.replace_all("_", "-", literal=True)
     well_formed = tag.str.contains(_TAG_ALPHABET) & tag.str.to_lowercase().str.contains(
         LANGUAGE_TAG
     )

@@ -27,7 +27,7 @@ MESSY_BODY: dict[str, Any] = {
         {"name": "   ", "phoneNumber": "12345"},
         {"name": 42},
         {"name": "Ana M.", "phoneNumber": "+34612345678"},
-        {"name": "Bad Tag", "phoneNumber": "+14155550123", "language": "en_US"},
+        {"name": "Bad Tag", "phoneNumber": "+14155550123", "language": "English (US)"},
     ]
 }
 MESSY_COUNTS = {"total": 6, "created": 2, "updated": 1, "failed": 3, "errorCount": 5}
@@ -36,7 +36,7 @@ MESSY_ERRORS = [
     (2, "phoneNumber", "missing_plus", "12345"),
     (3, "name", "invalid_type", "42"),
     (3, "phoneNumber", "required", None),
-    (5, "language", "invalid_tag", "en_US"),
+    (5, "language", "invalid_tag", "English (US)"),
 ]
 
 

@@ -233,7 +233,7 @@ MESSY_CSV = """name,phone,language,tier
   Ana   María ,+34 612-34-56-78,ES-es,gold
 Zoë,+44 (20) 7946.0958,,silver
    ,12345,,
-Bad Tag,+14155550123,en_US,
+Bad Tag,+14155550123,English (US),
 Ana M.,+34612345678,,
 ,+14155550124,,
 No Plus,919876543210,hi-IN,

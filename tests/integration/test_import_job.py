@@ -180,7 +180,7 @@ def test_literal_batch_counts_rows_memberships_and_errors(importer: Importer) ->
         # 3: the same number as row 0, written differently: updated, metadata merged
         {"name": "Priya S.", "phoneNumber": "+919876543210", "tier": "gold", "vip": True},
         # 4: one error
-        {"name": "Bad Language", "phoneNumber": LEO, "language": "en_US"},
+        {"name": "Bad Language", "phoneNumber": LEO, "language": "English (US)"},
         # 5: one error, not a string
         {"name": "Anna", "phoneNumber": 4915123456789},
     ]
@@ -227,7 +227,7 @@ def test_literal_batch_counts_rows_memberships_and_errors(importer: Importer) ->
     ).rows() == [
         ("imp_literal", ORG, 1, "name", "empty", "   "),
         ("imp_literal", ORG, 1, "phoneNumber", "missing_plus", "919876543210"),
-        ("imp_literal", ORG, 4, "language", "invalid_tag", "en_US"),
+        ("imp_literal", ORG, 4, "language", "invalid_tag", "English (US)"),
         ("imp_literal", ORG, 5, "phoneNumber", "invalid_type", "4915123456789"),
     ]
     assert tables["import_errors"]["message"].str.len_chars().min() > 0

@@ -41,6 +41,11 @@ def _language_result(language: Any) -> tuple[str | None, str | None]:
         ("sgn-be-fr", "sgn-BE-FR"),
         ("zh-MIN-nan", "zh-min-nan"),  # regular grandfathered
         ("tlh", "tlh"),
+        # POSIX locale form, as operating systems and exports write it
+        ("en_US", "en-US"),
+        ("EN_us", "en-US"),
+        ("zh_Hant_TW", "zh-Hant-TW"),
+        (" pt_br ", "pt-BR"),
     ],
 )
 def test_tags_are_canonically_cased(raw: str, canonical: str) -> None:
@@ -55,8 +60,11 @@ def test_missing_or_blank_language_is_none(raw: Any) -> None:
 @pytest.mark.parametrize(
     "raw",
     [
-        "en_US",
         "en-",
+        "en_",  # POSIX form read with hyphens is still not well-formed
+        "en__US",
+        "en_US.UTF-8",  # a codeset is not part of a language tag
+        "sr_RS@latin",
         "-en",
         "en--US",
         "e",

@@ -48,7 +48,7 @@ def test_required_fields_missing_or_null(field: str, present_as_null: bool) -> N
 def test_a_row_carries_all_its_errors_in_field_order() -> None:
     contacts: list[dict[str, Any]] = [
         _GOOD,
-        {"language": "en_US", "phoneNumber": "12345", "name": " "},
+        {"language": "English (US)", "phoneNumber": "12345", "name": " "},
         {"phoneNumber": 42},
         _GOOD,
     ]
@@ -60,7 +60,7 @@ def test_a_row_carries_all_its_errors_in_field_order() -> None:
         (2, "name", RowErrorCode.REQUIRED),
         (2, "phoneNumber", RowErrorCode.INVALID_TYPE),
     ]
-    assert result.errors["value"].to_list() == [" ", "12345", "en_US", None, "42"]
+    assert result.errors["value"].to_list() == [" ", "12345", "English (US)", None, "42"]
     assert (result.total, result.failed) == (4, 2)
     assert result.valid["row_index"].to_list() == [0, 3]
 

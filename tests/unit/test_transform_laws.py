@@ -75,7 +75,18 @@ SEPARATORS = [
     "\u2212",
 ]
 BAD_PHONES = ["", "   ", "+999 1234 5678", "+1 415", "+1 415 555 2671 ext 9", "tel:+14155552671"]
-LANGUAGES = ["hi-IN", "EN", "zh-hant-tw", "es-419", "x-private", "en_US", "en-", " ", "i-klingon"]
+LANGUAGES = [
+    "hi-IN",
+    "EN",
+    "zh-hant-tw",
+    "es-419",
+    "x-private",
+    "en_US",
+    "English (US)",
+    "en-",
+    " ",
+    "i-klingon",
+]
 # Letters, a combining mark and whitespace of several kinds: the name rule's interesting cases.
 NAME_ALPHABET = "aZé\u0301山 \t\u00a0\u3000🎉"
 

@@ -18,7 +18,18 @@ _PHONES = {
     "+33612345678": ["+33 6 12 34 56 78"],
 }
 _BAD_PHONES = ["919876543210", "+999 1234 5678", "+1 415", "+1 415 555 2671 ext 9", ""]
-_LANGUAGES = ["hi-IN", "en", "zh-Hant-TW", "es-419", "x-private", "en_US", "en-", " ", "i-klingon"]
+_LANGUAGES = [
+    "hi-IN",
+    "en",
+    "zh-Hant-TW",
+    "es-419",
+    "x-private",
+    "en_US",
+    "English (US)",
+    "en-",
+    " ",
+    "i-klingon",
+]
 
 # Letters, combining marks and every kind of whitespace the name rule collapses; a fixed alphabet
 # also spares Hypothesis from building its Unicode tables on a fresh checkout.
