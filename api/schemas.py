@@ -50,6 +50,19 @@ class BulkImportRequest(msgspec.Struct, rename="camel", forbid_unknown_fields=Tr
     contacts: Annotated[list[dict[str, Any]], msgspec.Meta(min_length=1, max_length=MAX_CONTACTS)]
     audience_id: Annotated[str, msgspec.Meta(min_length=1, max_length=255)] | None = None
     webhook_url: Annotated[str, msgspec.Meta(min_length=1, max_length=2048)] | None = None
+    default_country: (
+        Annotated[
+            str,
+            msgspec.Meta(
+                pattern="^[A-Za-z]{2}$",
+                description="ISO 3166-1 alpha-2 country (any case) whose national forms numbers "
+                "without + are read in, e.g. IN for 098765 43210. Without it such numbers are "
+                "row errors (missing_plus).",
+                examples=["IN"],
+            ),
+        ]
+        | None
+    ) = None
 
 
 class FileImportRequest(BulkImportRequest):

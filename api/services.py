@@ -32,6 +32,7 @@ from api.schemas import (
 from api.submitter import RunSubmitter
 from api.validation import decode_bulk_request
 from core import landing, staging
+from core.contracts.import_options import ApplyOptions
 from core.contracts.status import ImportStatus, import_outcome
 from core.contracts.status_view import status_fields
 from core.contracts.timestamps import Timestamp
@@ -104,7 +105,8 @@ class ImportService:
         landing file and no Dagster: a dry run works while the orchestrator is down.
         """
         request = decode_bulk_request(body)
-        normalized = normalize_contacts(contacts_frame(request.contacts))
+        options = ApplyOptions.of(request.default_country)
+        normalized = normalize_contacts(contacts_frame(request.contacts), options.default_country)
         valid = normalized.valid
         metadata = msgspec.json.decode(
             b"[" + ",".join(valid["metadata"].to_list()).encode() + b"]",

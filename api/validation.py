@@ -13,6 +13,7 @@ import msgspec
 
 from api.problems import Problem
 from api.schemas import MAX_CONTACTS, MAX_FILE_CONTACTS, BulkImportRequest, FileImportRequest
+from transforms.phones import SUPPORTED_COUNTRIES
 
 # The contacts limit is the only difference: 10,000 for the JSON API, 100,000 for UI files.
 _DECODERS: dict[int, msgspec.json.Decoder[BulkImportRequest]] = {
@@ -76,6 +77,8 @@ def decode_bulk_request(body: bytes, max_contacts: int = MAX_CONTACTS) -> BulkIm
     _check_nesting(request.contacts)
     if request.webhook_url is not None:
         _check_webhook_url(request.webhook_url)
+    if request.default_country is not None:
+        _check_country(request.default_country)
     return request
 
 
@@ -162,6 +165,18 @@ def _valid_host(host: str) -> bool:
         return False
     labels = ascii_host.removesuffix(".").split(".")
     return len(ascii_host) <= 253 and all(_LABEL.match(label) for label in labels)
+
+
+def _check_country(country: str) -> None:
+    if country.upper() not in SUPPORTED_COUNTRIES:
+        detail = f"{country!r} is not a country with a numbering plan (ISO 3166-1 alpha-2)"
+        raise Problem(
+            422,
+            "invalid-request",
+            "The request body does not have the expected shape",
+            f"defaultCountry {detail}",
+            errors=[{"pointer": "/defaultCountry", "detail": detail}],
+        )
 
 
 def _check_webhook_url(url: str) -> None:

@@ -45,7 +45,7 @@ sys.path[0] = str(Path(__file__).resolve().parents[1])  # run as a script from a
 
 from bench.lake_server import LakeServer, lake_server  # noqa: E402
 from core import staging  # noqa: E402
-from core.landing import land_request, read_landed_contacts  # noqa: E402
+from core.landing import land_request, read_landed_request  # noqa: E402
 from orchestration.warehouse import lake  # noqa: E402
 from orchestration.warehouse.lake import LakeLocation  # noqa: E402
 from orchestration.warehouse.writer import (  # noqa: E402
@@ -186,7 +186,7 @@ def real_pipeline(
     watch = Stopwatch()
     landed = land_request(root / "landing", ORG, import_id, body)
     with watch.lap("read landed JSON (orjson)"):
-        contacts = read_landed_contacts(landed)
+        contacts = read_landed_request(landed).contacts
     with watch.lap("contacts_frame"):
         frame = contacts_frame(contacts)
     with watch.lap("normalize_contacts"):

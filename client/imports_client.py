@@ -36,6 +36,7 @@ from tenacity import (
 from client.errors import ApiError, RetryNotice, WaitTimeout
 from client.operations import (
     BULK_PATH,
+    DEFAULT_OPTIONS,
     Call,
     Retryable,
     encode_bulk_body,
@@ -52,14 +53,17 @@ from client.schemas import (
     RowError,
     RowErrorList,
 )
+from core.contracts.import_options import ApplyOptions, ImportMode
 
 __all__ = [
     "MAX_CONTACTS",
     "ApiError",
+    "ApplyOptions",
     "AsyncImportsClient",
     "DryRunReport",
     "ImportAccepted",
     "ImportList",
+    "ImportMode",
     "ImportStatusView",
     "ImportsClient",
     "PollPolicy",
@@ -105,6 +109,7 @@ class _Calls:
         contacts: Sequence[Mapping[str, Any]],
         audience_id: str | None,
         webhook_url: str | None,
+        options: ApplyOptions,
         idempotency_key: str | None,
     ) -> Call[ImportAccepted]:
         headers = {"Content-Type": "application/json"}
@@ -115,7 +120,9 @@ class _Calls:
             BULK_PATH,
             json_decoder(ImportAccepted),
             headers=headers,
-            content=encode_bulk_body(contacts, audience_id=audience_id, webhook_url=webhook_url),
+            content=encode_bulk_body(
+                contacts, audience_id=audience_id, webhook_url=webhook_url, options=options
+            ),
             repeatable=idempotency_key is not None,
         )
 
@@ -124,6 +131,7 @@ class _Calls:
         contacts: Sequence[Mapping[str, Any]],
         audience_id: str | None,
         webhook_url: str | None,
+        options: ApplyOptions,
     ) -> Call[DryRunReport]:
         return Call(
             "POST",
@@ -131,7 +139,9 @@ class _Calls:
             json_decoder(DryRunReport),
             params={"dryRun": "true"},
             headers={"Content-Type": "application/json"},
-            content=encode_bulk_body(contacts, audience_id=audience_id, webhook_url=webhook_url),
+            content=encode_bulk_body(
+                contacts, audience_id=audience_id, webhook_url=webhook_url, options=options
+            ),
         )
 
     def _status(self, import_id: str) -> Call[ImportStatusView]:
@@ -246,10 +256,12 @@ class ImportsClient(_Calls):
         *,
         audience_id: str | None = None,
         webhook_url: str | None = None,
+        options: ApplyOptions = DEFAULT_OPTIONS,
         idempotency_key: str | None = None,
     ) -> ImportAccepted:
         """POST up to 10,000 contacts; 202 → the new (or, for a repeated key, the first) import."""
-        return self._send(self._create_import(contacts, audience_id, webhook_url, idempotency_key))
+        call = self._create_import(contacts, audience_id, webhook_url, options, idempotency_key)
+        return self._send(call)
 
     def dry_run(
         self,
@@ -257,9 +269,10 @@ class ImportsClient(_Calls):
         *,
         audience_id: str | None = None,
         webhook_url: str | None = None,
+        options: ApplyOptions = DEFAULT_OPTIONS,
     ) -> DryRunReport:
         """Validate and normalize without creating anything (`?dryRun=true`)."""
-        return self._send(self._dry_run(contacts, audience_id, webhook_url))
+        return self._send(self._dry_run(contacts, audience_id, webhook_url, options))
 
     def get_status(self, import_id: str) -> ImportStatusView:
         return self._send(self._status(import_id))
@@ -330,11 +343,12 @@ class AsyncImportsClient(_Calls):
         *,
         audience_id: str | None = None,
         webhook_url: str | None = None,
+        options: ApplyOptions = DEFAULT_OPTIONS,
         idempotency_key: str | None = None,
     ) -> ImportAccepted:
         """POST up to 10,000 contacts; 202 → the new (or, for a repeated key, the first) import."""
         return await self._send(
-            self._create_import(contacts, audience_id, webhook_url, idempotency_key)
+            self._create_import(contacts, audience_id, webhook_url, options, idempotency_key)
         )
 
     async def dry_run(
@@ -343,9 +357,10 @@ class AsyncImportsClient(_Calls):
         *,
         audience_id: str | None = None,
         webhook_url: str | None = None,
+        options: ApplyOptions = DEFAULT_OPTIONS,
     ) -> DryRunReport:
         """Validate and normalize without creating anything (`?dryRun=true`)."""
-        return await self._send(self._dry_run(contacts, audience_id, webhook_url))
+        return await self._send(self._dry_run(contacts, audience_id, webhook_url, options))
 
     async def get_status(self, import_id: str) -> ImportStatusView:
         return await self._send(self._status(import_id))

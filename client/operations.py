@@ -15,8 +15,10 @@ import msgspec
 
 from client.errors import ApiError, error_from_response
 from client.schemas import RowError, dec_hook
+from core.contracts.import_options import ApplyOptions
 
 BULK_PATH = "/v1/imports/api/bulk"
+DEFAULT_OPTIONS = ApplyOptions()
 T = TypeVar("T")
 
 
@@ -25,6 +27,7 @@ def encode_bulk_body(
     *,
     audience_id: str | None = None,
     webhook_url: str | None = None,
+    options: ApplyOptions = DEFAULT_OPTIONS,
 ) -> bytes:
     """The bulk request's JSON bytes; the same arguments always give the same bytes (the API
     compares an Idempotency-Key's bodies byte for byte)."""
@@ -33,6 +36,7 @@ def encode_bulk_body(
         body["audienceId"] = audience_id
     if webhook_url is not None:
         body["webhookUrl"] = webhook_url
+    body.update(options.wire_fields())
     return msgspec.json.encode(body)
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import msgspec
 
+from core.contracts.import_options import ApplyOptions
 from core.contracts.org_ids import valid_org_id
 from core.files import replace_atomically
 from transforms.json_text import exact_number
@@ -31,12 +33,20 @@ def land_request(landing_dir: Path, org_id: str, import_id: str, body: bytes) ->
     return path
 
 
-def read_landed_contacts(path: Path) -> list[dict[str, Any]]:
-    """The `contacts` array of a landed request (its shape was validated by the API).
+@dataclass(frozen=True)
+class LandedRequest:
+    """What a run reads back from the landed request (its shape was validated by the API)."""
+
+    contacts: list[dict[str, Any]]
+    options: ApplyOptions
+
+
+def read_landed_request(path: Path) -> LandedRequest:
+    """The contacts and options of a landed request. Requests landed before an option existed
+    have its default.
 
     Decoded with msgspec: integers beyond 64 bits stay exact, where orjson would turn them into
     floats, and numbers a float cannot hold stay exact Decimals (`transforms.json_text`).
     """
     request = _REQUEST.decode(path.read_bytes())
-    contacts: list[dict[str, Any]] = request["contacts"]
-    return contacts
+    return LandedRequest(contacts=request["contacts"], options=ApplyOptions.from_wire(request))

@@ -22,7 +22,7 @@ from dagster import (
 
 from core import staging
 from core.contracts import tags
-from core.landing import read_landed_contacts
+from core.landing import read_landed_request
 from core.private_postgres import NoPostgres
 from orchestration.resources import ImportFiles, Warehouse
 from orchestration.warehouse.catalog_metadata import column_schemas, row_counts
@@ -76,7 +76,7 @@ def _normalized(config: ImportConfig, import_files: ImportFiles) -> NormalizedCo
     """The landed request through the row rules, staged as the asset's two Parquet files."""
     path = Path(config.landing_path)
     try:
-        contacts = read_landed_contacts(path)
+        request = read_landed_request(path)
     except FileNotFoundError as exc:
         raise Failure(
             description=f"The request body of {config.import_id} is gone from the landing zone "
@@ -87,7 +87,9 @@ def _normalized(config: ImportConfig, import_files: ImportFiles) -> NormalizedCo
         raise Failure(
             description=f"Cannot read the landed request of {config.import_id} at {path}: {exc}"
         ) from exc
-    normalized = normalize_contacts(contacts_frame(contacts))
+    normalized = normalize_contacts(
+        contacts_frame(request.contacts), request.options.default_country
+    )
     staging.write_frame(
         normalized.valid, staging.valid_contacts_path(import_files.root, config.import_id)
     )

@@ -2,6 +2,7 @@
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 import polars as pl
 
@@ -13,12 +14,18 @@ from transforms.schema import COLUMN_PREFIX, ERRORS_SCHEMA, VALID_SCHEMA, WireFi
 
 MAX_VALUE_CHARS = 200
 
-# The check of each field's string values, in the order errors of one row are listed.
-_CHECKS: dict[WireField, Callable[[pl.Series], pl.DataFrame]] = {
-    WireField.NAME: check_names,
-    WireField.PHONE_NUMBER: check_phones,
-    WireField.LANGUAGE: check_languages,
-}
+Check = Callable[[pl.Series], pl.DataFrame]
+
+
+def _checks(default_country: str | None) -> dict[WireField, Check]:
+    """The check of each field's string values, in the order errors of one row are listed."""
+    return {
+        WireField.NAME: check_names,
+        WireField.PHONE_NUMBER: partial(check_phones, default_country=default_country),
+        WireField.LANGUAGE: check_languages,
+    }
+
+
 _REQUIRED = {WireField.NAME, WireField.PHONE_NUMBER}
 
 
@@ -43,7 +50,7 @@ def _truncated(text: pl.Expr) -> pl.Expr:
     )
 
 
-def _check_field(frame: pl.DataFrame, field: WireField) -> pl.DataFrame:
+def _check_field(frame: pl.DataFrame, field: WireField, check: Check) -> pl.DataFrame:
     """`value`, `code`, `message` and the offending value `shown`, aligned with `frame`.
 
     The JSON type decides first: a missing (absent or null) or non-string value never reaches the
@@ -54,7 +61,7 @@ def _check_field(frame: pl.DataFrame, field: WireField) -> pl.DataFrame:
     missing = kind.is_null() | (kind == "null")
     required = field in _REQUIRED
     columns = frame.select(raw, kind, as_json)
-    checked = _CHECKS[field](columns[f"{prefix}_raw"])
+    checked = check(columns[f"{prefix}_raw"])
     return pl.concat([columns, checked], how="horizontal").select(
         "value",
         pl.when(missing)
@@ -73,9 +80,15 @@ def _check_field(frame: pl.DataFrame, field: WireField) -> pl.DataFrame:
     )
 
 
-def normalize_contacts(frame: pl.DataFrame) -> NormalizedContacts:
-    """Apply the row rules (docs/row-errors.md) to a frame built by `contacts_frame`."""
-    checks = {field: _check_field(frame, field) for field in _CHECKS}
+def normalize_contacts(
+    frame: pl.DataFrame, default_country: str | None = None
+) -> NormalizedContacts:
+    """Apply the row rules (docs/row-errors.md) to a frame built by `contacts_frame`; numbers
+    without `+` are read for `default_country` (ISO 3166-1 alpha-2) if one is given."""
+    checks = {
+        field: _check_field(frame, field, check)
+        for field, check in _checks(default_country).items()
+    }
     errors = (
         pl.concat(
             [

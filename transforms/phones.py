@@ -14,6 +14,9 @@ from transforms.phone_plans import (
 )
 from transforms.schema import CHECK_SCHEMA
 
+# What `defaultCountry` may name: every region phonenumbers has a numbering plan for.
+SUPPORTED_COUNTRIES = frozenset(phonenumbers.SUPPORTED_REGIONS)
+
 # Separators tolerated around digits: any Unicode whitespace (NBSP, the narrow NBSP of French
 # formatting), dots, parentheses, the ASCII hyphen and the Unicode dashes word processors insert.
 _SEPARATORS = r"[\s.()\-\u2010-\u2015\u2212]*"
@@ -27,7 +30,8 @@ PHONE_MESSAGES: dict[RowErrorCode, str] = {
         " between them (no letters or extensions)"
     ),
     RowErrorCode.MISSING_PLUS: (
-        "phoneNumber must start with + and the country calling code, e.g. +919876543210"
+        "phoneNumber must start with + and the country calling code, e.g. +919876543210, "
+        "or the import must name a defaultCountry"
     ),
     RowErrorCode.INVALID_COUNTRY_CODE: "phoneNumber does not start with a known country code",
     RowErrorCode.TOO_SHORT: "phoneNumber has too few digits for its country",
@@ -58,10 +62,14 @@ _INVALID: dict[int, RowErrorCode] = {
 }
 
 
-def parse_phone(digits: str) -> tuple[str | None, RowErrorCode | None]:
-    """E.164 of `+` and digits, or why it is not a valid number. ~25 µs: call sparingly."""
+def parse_phone(digits: str, country: str | None = None) -> tuple[str | None, RowErrorCode | None]:
+    """E.164 of `+` and digits, or why it is not a valid number. ~25 µs: call sparingly.
+
+    With `country` (ISO 3166-1 alpha-2), digits without `+` are read as someone in that country
+    dials them: its national prefix (`0` in India), its international prefix (`00`, `011`) or
+    the calling code written without `+`, all as phonenumbers reads them."""
     try:
-        number = phonenumbers.parse(digits, None)
+        number = phonenumbers.parse(digits, country)
     except NumberParseException as error:
         return None, _PARSE_ERRORS[error.error_type]
     if phonenumbers.is_valid_number(number):
@@ -283,29 +291,53 @@ def parse_phones(keys: pl.Series) -> pl.DataFrame:
     return pl.concat([decided, parsed])
 
 
-def check_phones(raw: pl.Series) -> pl.DataFrame:
-    """E.164 numbers or an error for each string in `raw` (nulls pass through).
+def parse_national_phones(keys: pl.Series, country: str) -> pl.DataFrame:
+    """key, e164, parse_code of distinct digit strings written without `+`, read for `country`
+    by phonenumbers one by one (not vectorized: a national number's reading depends on the
+    country's prefixes and on whether it starts with the calling code)."""
+    rest = keys.to_list()
+    results = [parse_phone(key, country) for key in rest]
+    return pl.DataFrame(
+        {
+            "key": rest,
+            "e164": [e164 for e164, _ in results],
+            "parse_code": [code for _, code in results],
+        },
+        schema=_PARSED_SCHEMA,
+    )
+
+
+def check_phones(raw: pl.Series, default_country: str | None = None) -> pl.DataFrame:
+    """E.164 numbers or an error for each string in `raw` (nulls pass through). A number without
+    `+` is `missing_plus`, or with `default_country` read as dialled in that country.
 
     Shapes are checked on distinct raw values and each distinct `+digits` key is parsed once (by
     `decide_phones` where it is exact, else phonenumbers), so a number repeated or written two
     ways is parsed once.
     """
     trimmed = pl.col("raw").str.strip_chars()
+    international = trimmed.str.starts_with("+")
+    digits = trimmed.str.replace_all("[^0-9]", "")
     shapes = (
         raw.unique()
         .drop_nulls()
         .to_frame("raw")
         .with_columns(
-            key=pl.lit("+") + trimmed.str.replace_all("[^0-9]", ""),
+            # A national number's key has no +: the two kinds of keys never meet.
+            key=pl.when(international).then(pl.lit("+") + digits).otherwise(digits),
             shape_code=pl.when(trimmed == "")
             .then(pl.lit(RowErrorCode.EMPTY))
             .when(~trimmed.str.contains(PHONE_SHAPE))
             .then(pl.lit(RowErrorCode.INVALID_FORMAT))
-            .when(~trimmed.str.starts_with("+"))
+            .when(~international & pl.lit(default_country is None))
             .then(pl.lit(RowErrorCode.MISSING_PLUS)),
         )
     )
-    parsed = parse_phones(shapes.filter(pl.col("shape_code").is_null())["key"].unique())
+    keys = shapes.filter(pl.col("shape_code").is_null())["key"].unique()
+    parsed = parse_phones(keys.filter(keys.str.starts_with("+")))
+    if default_country is not None:
+        national = parse_national_phones(keys.filter(~keys.str.starts_with("+")), default_country)
+        parsed = pl.concat([parsed, national])
     by_raw = shapes.join(parsed, on="key", how="left").select(
         "raw",
         pl.when(pl.col("shape_code").is_null()).then("e164").alias("value"),

@@ -3,12 +3,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
 from client.contact_files import FileFormat
 from client.schemas import MAX_CONTACTS
+from core.contracts.import_options import ApplyOptions
 
 DEFAULT_BATCH_SIZE = 5_000
 # Batches posted and not finished yet: the next ones wait in the run queue instead of behind the
@@ -47,6 +48,8 @@ class BatchImportOptions:
     batch_size: int = DEFAULT_BATCH_SIZE
     in_flight: int = DEFAULT_IN_FLIGHT
     audience_id: str | None = None
+    # Sent with every batch: how the API applies the rows.
+    apply: ApplyOptions = field(default_factory=ApplyOptions)
     # Sent with every batch. In webhook mode: the URL at which the API reaches the local
     # receiver (default: http://<listen host>:<listen port>/oliai/import-completed).
     webhook_url: str | None = None

@@ -246,6 +246,7 @@ class BatchImporter:
                 batch.contacts,
                 audience_id=self.options.audience_id,
                 webhook_url=in_flight.webhook_url,
+                options=self.options.apply,
                 idempotency_key=in_flight.idempotency_key,
             )
             if accepted.total != len(batch.rows):
@@ -342,6 +343,7 @@ class BatchImporter:
                     batch.contacts,
                     audience_id=self.options.audience_id,
                     webhook_url=self.options.webhook_url,
+                    options=self.options.apply,
                 )
                 errors.write(batch, "", report.errors)
                 summary.batches += 1

@@ -105,6 +105,8 @@ def fingerprint(options: BatchImportOptions, scan: FileScan, client_identity: st
         "webhookUrl": options.webhook_url,
         "format": options.file_format,
         "api": client_identity,
+        # Only options not at their default: fingerprints of runs without them stay the same.
+        **options.apply.wire_fields(),
     }
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:32]
 

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from client.batch.options import DEFAULT_IN_FLIGHT, MAX_IN_FLIGHT
+from core.contracts.import_options import ApplyOptions
 from orchestration.cli.common import AsJson
 
 
@@ -41,6 +42,14 @@ def import_file(
     ] = DEFAULT_IN_FLIGHT,
     audience_id: Annotated[
         str | None, typer.Option("--audience-id", help="Add every contact to this audience.")
+    ] = None,
+    default_country: Annotated[
+        str | None,
+        typer.Option(
+            "--default-country",
+            help="ISO 3166-1 alpha-2 country (e.g. IN) in which numbers written without + are "
+            "read; without it they are row errors (missing_plus).",
+        ),
     ] = None,
     webhook_url: Annotated[
         str | None,
@@ -97,6 +106,7 @@ def import_file(
         batch_size=batch_size,
         in_flight=in_flight,
         audience_id=audience_id,
+        apply=ApplyOptions.of(default_country),
         webhook_url=webhook_url,
         wait_mode=WaitMode(wait_mode.value),
         webhook_secret=webhook_secret,

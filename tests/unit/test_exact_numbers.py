@@ -11,7 +11,7 @@ import msgspec
 import polars as pl
 import pytest
 
-from core.landing import read_landed_contacts, write_durably
+from core.landing import read_landed_request, write_durably
 from transforms import contacts_frame, normalize_contacts, plan_upsert
 from transforms.json_text import exact_number, from_json, to_json
 from transforms.schema import EXISTING_SCHEMA
@@ -47,7 +47,7 @@ def test_landed_metadata_keeps_exact_numbers_through_the_merge(tmp_path: Path) -
     body = f'{{"contacts":[{contact}]}}'
     path = tmp_path / "landed.json"
     write_durably(path, body.encode())
-    normalized = normalize_contacts(contacts_frame(read_landed_contacts(path)))
+    normalized = normalize_contacts(contacts_frame(read_landed_request(path).contacts))
     (metadata,) = normalized.valid["metadata"].to_list()
     expected = {f"k{i}": Decimal(text) for i, text in enumerate(EXACT + FLOATS)}
     expected["big"] = Decimal(2**100)
