@@ -18,6 +18,7 @@ from client.schemas import (
     RowError,
     RowErrorList,
 )
+from core.contracts.import_options import ImportMode
 from core.contracts.timestamps import Timestamp, timestamp
 from core.control_store.webhooks import WebhookEventRecord
 
@@ -63,6 +64,14 @@ class BulkImportRequest(msgspec.Struct, rename="camel", forbid_unknown_fields=Tr
         ]
         | None
     ) = None
+    mode: Annotated[
+        ImportMode,
+        msgspec.Meta(
+            description="upsert: create new numbers and update existing contacts. createOnly: "
+            "existing contacts are left untouched. updateOnly: numbers the organization does not "
+            "have are not created. Rows left untouched count as skipped."
+        ),
+    ] = ImportMode.UPSERT
 
 
 class FileImportRequest(BulkImportRequest):

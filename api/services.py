@@ -105,7 +105,7 @@ class ImportService:
         landing file and no Dagster: a dry run works while the orchestrator is down.
         """
         request = decode_bulk_request(body)
-        options = ApplyOptions.of(request.default_country)
+        options = ApplyOptions.of(request.default_country, request.mode)
         normalized = normalize_contacts(contacts_frame(request.contacts), options.default_country)
         valid = normalized.valid
         metadata = msgspec.json.decode(

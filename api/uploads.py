@@ -147,8 +147,8 @@ async def accept_upload(
     import_service: ImportService,
     store: ControlStore,
 ) -> ImportAccepted:
-    """Read the multipart form (`file`, optional `audienceId`, `webhookUrl`, `defaultCountry`)
-    and accept it as one import through the bulk path. Problems: 400, 413, 415, 422, 503."""
+    """Read the multipart form (`file`, optional `audienceId`, `webhookUrl`, `defaultCountry`,
+    `mode`) and accept it as one import through the bulk path. Problems: 400, 413, 415, 422, 503."""
     length = request.headers.get("content-length", "")
     if length.isdigit() and int(length) > MAX_UPLOAD_REQUEST_BYTES:
         raise FileTooLarge(
@@ -173,6 +173,7 @@ async def accept_upload(
             "audienceId": _text_field(form, "audienceId"),
             "webhookUrl": _text_field(form, "webhookUrl"),
             "defaultCountry": _text_field(form, "defaultCountry"),
+            "mode": _text_field(form, "mode"),
         }
         name = safe_file_name(upload.filename)
 

@@ -44,6 +44,8 @@ class ImportStatusView(msgspec.Struct, rename="camel"):
     updated: int
     failed: int
     error_count: int
+    # Valid rows the import's mode left untouched: total = created + updated + failed + skipped.
+    skipped: int
     completed_at: Timestamp | None
 
 

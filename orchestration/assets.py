@@ -22,7 +22,7 @@ from dagster import (
 
 from core import staging
 from core.contracts import tags
-from core.landing import read_landed_request
+from core.landing import LandedRequest, read_landed_request
 from core.private_postgres import NoPostgres
 from orchestration.resources import ImportFiles, Warehouse
 from orchestration.warehouse.catalog_metadata import column_schemas, row_counts
@@ -72,11 +72,11 @@ normalized_contacts = AssetSpec(
 )
 
 
-def _normalized(config: ImportConfig, import_files: ImportFiles) -> NormalizedContacts:
-    """The landed request through the row rules, staged as the asset's two Parquet files."""
+def _landed(config: ImportConfig) -> LandedRequest:
+    """The accepted request, or a Failure saying why it cannot be read."""
     path = Path(config.landing_path)
     try:
-        request = read_landed_request(path)
+        return read_landed_request(path)
     except FileNotFoundError as exc:
         raise Failure(
             description=f"The request body of {config.import_id} is gone from the landing zone "
@@ -87,6 +87,12 @@ def _normalized(config: ImportConfig, import_files: ImportFiles) -> NormalizedCo
         raise Failure(
             description=f"Cannot read the landed request of {config.import_id} at {path}: {exc}"
         ) from exc
+
+
+def _normalized(
+    request: LandedRequest, config: ImportConfig, import_files: ImportFiles
+) -> NormalizedContacts:
+    """The landed request through the row rules, staged as the asset's two Parquet files."""
     normalized = normalize_contacts(
         contacts_frame(request.contacts), request.options.default_country
     )
@@ -139,7 +145,8 @@ def import_batch(
     """Normalizes the landed request, then applies it to the lake as one snapshot (one import of
     an organization at a time, organizations in parallel). One step, so that a run writes a step's
     events once and the frames never make a round trip through staging."""
-    normalized = _normalized(config, import_files)
+    request = _landed(config)
+    normalized = _normalized(request, config, import_files)
     context.log.info(
         f"{config.import_id}: {normalized.total} rows, {normalized.failed} failed, "
         f"{normalized.errors.height} row errors"
@@ -165,6 +172,7 @@ def import_batch(
         total=normalized.total,
         failed=normalized.failed,
         sequence=config.sequence,
+        options=request.options,
     )
     try:
         with warehouse.connect() as con:

@@ -29,6 +29,8 @@ class UpsertPlan:
     rows: pl.DataFrame
     created: int
     updated: int
+    # Valid rows left out by the import's mode (their phones are not in `rows`).
+    skipped: int = 0
 
 
 def merge_metadata(
@@ -62,7 +64,13 @@ def _not_newer(seq: str, sequence: int) -> pl.Expr:
 
 
 def plan_upsert(
-    valid: pl.DataFrame, existing: pl.DataFrame, import_id: str, sequence: int = UNSEQUENCED
+    valid: pl.DataFrame,
+    existing: pl.DataFrame,
+    import_id: str,
+    sequence: int = UNSEQUENCED,
+    *,
+    may_create: bool = True,
+    may_update: bool = True,
 ) -> UpsertPlan:
     """Apply the valid rows in request order, as if one by one, on top of `existing`.
 
@@ -70,6 +78,10 @@ def plan_upsert(
     `sequence` is the import's place in acceptance order. A phone counts as created iff it has no
     row there, or one created by `import_id` (re-processing an import counts the same as its first
     run), or one created by an import accepted after this one.
+
+    Without `may_create`, the rows of phones that are new in that sense are skipped; without
+    `may_update`, those of the other phones (contacts that existed before this import). Skipped
+    rows change nothing and are counted apart: created + updated + skipped = valid rows.
     """
     existing = existing.cast(EXISTING_SCHEMA).select(
         "phone_number",
@@ -91,6 +103,7 @@ def plan_upsert(
         valid.sort("row_index")
         .group_by("phone_number", maintain_order=True)
         .agg(
+            pl.len().alias("row_count"),
             pl.col("name").last(),
             pl.col("language").drop_nulls().last(),
             # The objects to apply, oldest first; empty ones change nothing.
@@ -111,6 +124,11 @@ def plan_upsert(
             is_new=~exists | pl.col("created_import_id").eq_missing(import_id)
         )
     )
+    # New in acceptance order: no contact, or one this import (or a later one) created.
+    new_in_order = pl.col("is_new") | pl.col("creates")
+    skips = (new_in_order & pl.lit(not may_create)) | (~new_in_order & pl.lit(not may_update))
+    skipped = int(batch.filter(skips)["row_count"].sum())
+    batch = batch.filter(~skips)
     # One object over nothing stored is taken as it is, its keys all of this import's sequence
     # (metadata_base_seq); only two or more objects for a phone need a JSON merge in Python.
     stored_empty = pl.col("existing_metadata").fill_null("{}") == "{}"
@@ -171,4 +189,9 @@ def plan_upsert(
         .alias("created_seq"),
     )
     created = int(rows["is_new"].sum())
-    return UpsertPlan(rows=rows.cast(PLAN_SCHEMA), created=created, updated=valid.height - created)
+    return UpsertPlan(
+        rows=rows.cast(PLAN_SCHEMA),
+        created=created,
+        updated=valid.height - created - skipped,
+        skipped=skipped,
+    )

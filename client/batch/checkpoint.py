@@ -30,6 +30,7 @@ class BatchResult:
     updated: int
     failed: int
     error_count: int
+    skipped: int = 0  # absent from checkpoints of releases before import modes
     resumed: bool = False  # finished by an earlier run of the same command
 
     def to_json(self) -> dict[str, Any]:

@@ -121,7 +121,8 @@ class RichReporter:
             return
         self.console.print(
             f"batch {batch.number}: {result.status} {result.total:,} rows (created "
-            f"{result.created:,}, updated {result.updated:,}, failed {result.failed:,}) "
+            f"{result.created:,}, updated {result.updated:,}, skipped {result.skipped:,}, failed "
+            f"{result.failed:,}) "
             f"{result.import_id} {seconds:.1f} s",
             highlight=False,
         )
@@ -158,6 +159,7 @@ def summary_table(summary: RunSummary) -> Table:
         ("Contacts", _count(totals["total"]), "right"),
         ("Created", _count(totals["created"]), "right"),
         ("Updated", _count(totals["updated"]), "right"),
+        ("Skipped", _count(totals["skipped"]), "right"),
         ("Failed", _count(totals["failed"]), "right"),
         ("Row errors", _count(totals["error_count"]), "right"),
     ]
@@ -180,6 +182,7 @@ def summary_table(summary: RunSummary) -> Table:
             _count(result.total),
             _count(result.created),
             _count(result.updated),
+            _count(result.skipped),
             _count(result.failed),
             _count(result.error_count),
         )

@@ -70,7 +70,7 @@ class RunSummary:
 
     @property
     def totals(self) -> dict[str, int]:
-        keys = ("total", "created", "updated", "failed", "error_count")
+        keys = ("total", "created", "updated", "skipped", "failed", "error_count")
         return {key: sum(getattr(result, key) for result in self.batches) for key in keys}
 
     @property

@@ -200,6 +200,7 @@ class BatchImporter:
             updated=status.updated,
             failed=status.failed,
             error_count=status.error_count,
+            skipped=status.skipped,
         )
         summary.rows_this_run += len(batch.rows)
         summary.batches.append(result)

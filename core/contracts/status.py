@@ -37,7 +37,8 @@ _IN_FLIGHT = {
 
 
 def status_from_counts(total: int, failed: int) -> ImportStatus:
-    """The status of an import whose run succeeded."""
+    """The status of an import whose run succeeded. Rows skipped by the import's mode are not
+    failures: an import that skipped everything is COMPLETED."""
     if failed == 0:
         return ImportStatus.COMPLETED
     if failed < total:
@@ -64,6 +65,7 @@ class ImportOutcome:
     updated: int
     failed: int
     error_count: int
+    skipped: int = 0
 
 
 ENDED = frozenset({"SUCCESS", "FAILURE", "CANCELED"})
@@ -93,4 +95,5 @@ def import_outcome(
         updated=counts["updated"],
         failed=counts["failed"],
         error_count=counts["errorCount"],
+        skipped=counts["skipped"],
     )

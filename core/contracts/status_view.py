@@ -21,6 +21,7 @@ class StatusFields(msgspec.Struct, rename="camel", frozen=True):
     updated: int
     failed: int
     error_count: int
+    skipped: int
     completed_at: Timestamp | None
 
 
@@ -34,5 +35,6 @@ def status_fields(outcome: ImportOutcome, ended_at: datetime | None) -> StatusFi
         updated=outcome.updated,
         failed=outcome.failed,
         error_count=outcome.error_count,
+        skipped=outcome.skipped,
         completed_at=Timestamp.of(ended_at) if ended_at and outcome.status in TERMINAL else None,
     )

@@ -9,7 +9,9 @@ ORG_ID = "oliai/org_id"
 COUNTS_PREFIX = "oliai/count_"
 # Re-executions copy their parent's tags, so counts say which run recorded them.
 COUNTS_RUN_ID = "oliai/counts_run_id"
-COUNT_FIELDS = ("total", "created", "updated", "failed", "errorCount")
+COUNT_FIELDS = ("total", "created", "updated", "failed", "errorCount", "skipped")
+# Counts that runs of earlier releases did not record: 0 when absent.
+_LATER_FIELDS = {"skipped"}
 
 
 def count_tags(run_id: str, counts: Mapping[str, int]) -> dict[str, str]:
@@ -25,6 +27,9 @@ def counts_from_tags(run_id: str, tags: Mapping[str, str]) -> dict[str, int] | N
     if tags.get(COUNTS_RUN_ID) != run_id:
         return None
     try:
-        return {field: int(tags[COUNTS_PREFIX + field]) for field in COUNT_FIELDS}
-    except (KeyError, ValueError):
+        return {
+            field: int(tags.get(COUNTS_PREFIX + field, "0" if field in _LATER_FIELDS else ""))
+            for field in COUNT_FIELDS
+        }
+    except ValueError:
         return None

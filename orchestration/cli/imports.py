@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from client.batch.options import DEFAULT_IN_FLIGHT, MAX_IN_FLIGHT
-from core.contracts.import_options import ApplyOptions
+from core.contracts.import_options import ApplyOptions, ImportMode
 from orchestration.cli.common import AsJson
 
 
@@ -51,6 +51,14 @@ def import_file(
             "read; without it they are row errors (missing_plus).",
         ),
     ] = None,
+    mode: Annotated[
+        ImportMode,
+        typer.Option(
+            "--mode",
+            help="upsert: create and update. createOnly: leave existing contacts untouched. "
+            "updateOnly: create none. Rows left untouched count as skipped.",
+        ),
+    ] = ImportMode.UPSERT,
     webhook_url: Annotated[
         str | None,
         typer.Option(
@@ -106,7 +114,7 @@ def import_file(
         batch_size=batch_size,
         in_flight=in_flight,
         audience_id=audience_id,
-        apply=ApplyOptions.of(default_country),
+        apply=ApplyOptions.of(default_country, mode.value),
         webhook_url=webhook_url,
         wait_mode=WaitMode(wait_mode.value),
         webhook_secret=webhook_secret,

@@ -40,9 +40,9 @@ CHECKS = [
     Check(
         "imports",
         "counts_add_up",
-        "Each import's created + updated + failed equals its total, and it has one row.",
+        "Each import's created + updated + failed + skipped equals its total, and it has one row.",
         """SELECT (SELECT count(*) FROM imports WHERE org_id = $org_id
-                   AND created + updated + failed <> total)
+                   AND created + updated + failed + coalesce(skipped, 0) <> total)
                 + (SELECT count(*) FROM (SELECT import_id FROM imports WHERE org_id = $org_id
                    GROUP BY import_id HAVING count(*) > 1))""",
     ),

@@ -10,7 +10,7 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
@@ -18,13 +18,14 @@ import duckdb
 import polars as pl
 from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_random_exponential
 
+from core.contracts.import_options import ApplyOptions
 from core.contracts.status import status_from_counts
 from orchestration.warehouse import lake
 from orchestration.warehouse.lake import LakeLocation
 from transforms import plan_upsert
 
 # Of the lake. The single-file warehouse before it had versions 1-3 (`legacy.py` moves one in).
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 # DuckLake tables have no keys or indexes: `apply_import` keeps contacts and audience_members
 # unique per organization by construction, one import of an organization at a time (the run
@@ -65,7 +66,10 @@ TABLES = {
         error_count INTEGER NOT NULL,
         audience_id VARCHAR,
         completed_at TIMESTAMPTZ NOT NULL,
-        sequence BIGINT
+        sequence BIGINT,
+        skipped INTEGER DEFAULT 0,
+        mode VARCHAR DEFAULT 'upsert',
+        default_country VARCHAR
     )""",
     "import_errors": """CREATE TABLE import_errors (
         import_id VARCHAR NOT NULL,
@@ -83,6 +87,15 @@ TABLES = {
         migrated_at TIMESTAMPTZ NOT NULL
     )""",
 }
+# What brings a lake of the version before up to each version: a lake made at version 1 gets
+# the columns of the import options (added at the end, as a new lake's `imports` has them).
+MIGRATIONS = {
+    2: [
+        "ALTER TABLE imports ADD COLUMN skipped INTEGER DEFAULT 0",
+        "ALTER TABLE imports ADD COLUMN mode VARCHAR DEFAULT 'upsert'",
+        "ALTER TABLE imports ADD COLUMN default_country VARCHAR",
+    ],
+}
 # How long a write retries commits that conflict with another organization's (DuckLake
 # detects conflicts per table: two imports that both replace contacts cannot both commit).
 CONFLICT_RETRY_S = 300.0
@@ -95,6 +108,7 @@ class ImportCounts:
     updated: int
     failed: int
     error_count: int
+    skipped: int = 0
 
     def as_dict(self) -> dict[str, int]:
         return {
@@ -103,6 +117,7 @@ class ImportCounts:
             "updated": self.updated,
             "failed": self.failed,
             "errorCount": self.error_count,
+            "skipped": self.skipped,
         }
 
 
@@ -120,6 +135,7 @@ class ImportBatch:
     failed: int
     # The import's place in its organization's acceptance order (core.contracts).
     sequence: int = 0
+    options: ApplyOptions = field(default_factory=ApplyOptions)
 
 
 def is_commit_conflict(exc: BaseException) -> bool:
@@ -146,19 +162,24 @@ def _lake_version(con: duckdb.DuckDBPyConnection) -> int:
 
 
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
-    """Create the lake's tables once, in one transaction (a concurrent creator's commit wins and
-    this one retries into finding them)."""
+    """Create the lake's tables once, or bring an older lake's up to this version, in one
+    transaction (a concurrent creator's commit wins and this one retries into finding them)."""
     for attempt in retrying_conflicts():
         with attempt:
             version = _lake_version(con)
             if version == SCHEMA_VERSION:
                 return
-            if version != 0:
+            if version > SCHEMA_VERSION:
                 raise RuntimeError(
                     f"The lake's schema is version {version}; this release knows {SCHEMA_VERSION}."
                 )
+            statements = (
+                list(TABLES.values())
+                if version == 0
+                else [s for v in range(version + 1, SCHEMA_VERSION + 1) for s in MIGRATIONS[v]]
+            )
             with lake.transaction(con):
-                for statement in TABLES.values():
+                for statement in statements:
                     con.execute(statement)
                 con.execute("INSERT INTO schema_version VALUES (?)", [SCHEMA_VERSION])
 
@@ -199,7 +220,8 @@ def read_existing(con: duckdb.DuckDBPyConnection, batch: ImportBatch) -> pl.Data
 def committed_counts(con: duckdb.DuckDBPyConnection, import_id: str) -> ImportCounts | None:
     """The counts the import's committed write recorded, or None if it never committed."""
     rows = con.execute(
-        "SELECT total, created, updated, failed, error_count FROM imports WHERE import_id = ?",
+        "SELECT total, created, updated, failed, error_count, coalesce(skipped, 0) FROM imports "
+        "WHERE import_id = ?",
         [import_id],
     ).fetchall()
     return ImportCounts(*rows[0]) if rows else None
@@ -296,7 +318,14 @@ def _write(
     if recorded is not None:
         return recorded, True  # the transaction only read: committing it writes no snapshot
     existing = read_existing(con, batch)
-    plan = plan_upsert(batch.valid, existing, batch.import_id, batch.sequence)
+    plan = plan_upsert(
+        batch.valid,
+        existing,
+        batch.import_id,
+        batch.sequence,
+        may_create=batch.options.mode.creates,
+        may_update=batch.options.mode.updates,
+    )
     # Replace the batch's contacts (DELETE + INSERT; a lake UPDATE is the same, a delete file
     # plus new rows). Existing contacts keep when and by which import they were created.
     # One row per (org, phone) without a primary key: `planned` has one row per phone
@@ -312,7 +341,13 @@ def _write(
             how="left",
         ),
     )
-    con.register("replaced", existing.select("contact_rowid"))
+    # Contacts of phones the mode skipped are not in the plan: they stay as they are.
+    con.register(
+        "replaced",
+        existing.join(plan.rows.select("phone_number"), on="phone_number", how="semi").select(
+            "contact_rowid"
+        ),
+    )
     con.execute("DELETE FROM contacts WHERE rowid IN (SELECT contact_rowid FROM replaced)")
     con.execute(
         """INSERT INTO contacts
@@ -352,9 +387,10 @@ def _write(
         updated=plan.updated,
         failed=batch.failed,
         error_count=batch.errors.height,
+        skipped=plan.skipped,
     )
     con.execute(
-        """INSERT INTO imports VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+        """INSERT INTO imports VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
         [
             batch.import_id,
             batch.org_id,
@@ -368,6 +404,9 @@ def _write(
             batch.audience_id,
             now,
             batch.sequence,
+            counts.skipped,
+            batch.options.mode.value,
+            batch.options.default_country,
         ],
     )
     con.execute(f"CALL {lake.ALIAS}.set_commit_message(?, ?)", [batch.org_id, batch.import_id])

@@ -30,7 +30,8 @@ from core.settings import Settings
 from orchestration.assets import WAREHOUSE_TABLES, import_batch
 from orchestration.definitions import build_definitions
 from orchestration.resources import Warehouse
-from orchestration.warehouse.writer import SCHEMA_VERSION, open_warehouse
+from orchestration.warehouse import lake
+from orchestration.warehouse.writer import SCHEMA_VERSION, TABLES, open_warehouse
 from tests.lake import location, reading, warehouse_fields
 
 pytestmark = pytest.mark.integration
@@ -186,7 +187,7 @@ def test_literal_batch_counts_rows_memberships_and_errors(importer: Importer) ->
     ]
     result = importer.run_ok("imp_literal", ORG, contacts, AUDIENCE)
 
-    expected = {"total": 6, "created": 2, "updated": 1, "failed": 3, "errorCount": 4}
+    expected = {"total": 6, "created": 2, "updated": 1, "failed": 3, "errorCount": 4, "skipped": 0}
     assert importer.run_counts(result) == expected
     imports_row = importer.imports_row("imp_literal")
     assert {
@@ -195,6 +196,7 @@ def test_literal_batch_counts_rows_memberships_and_errors(importer: Importer) ->
         "updated": imports_row["updated"],
         "failed": imports_row["failed"],
         "errorCount": imports_row["error_count"],
+        "skipped": imports_row["skipped"],
     } == expected
     assert imports_row["org_id"] == ORG
     assert imports_row["run_id"] == result.run_id
@@ -253,6 +255,7 @@ def test_import_without_errors_or_audience(importer: Importer) -> None:
         "updated": 0,
         "failed": 0,
         "errorCount": 0,
+        "skipped": 0,
     }
     assert importer.imports_row("imp_clean")["status"] == "COMPLETED"
     tables = importer.tables()
@@ -271,6 +274,7 @@ def test_every_row_failing_is_a_failed_import_that_writes_no_contact(importer: I
         "updated": 0,
         "failed": 2,
         "errorCount": 2,
+        "skipped": 0,
     }
     assert importer.imports_row("imp_all_bad")["status"] == "FAILED"
     tables = importer.tables()
@@ -326,6 +330,7 @@ def test_second_import_merges_newest_wins_and_orgs_stay_apart(importer: Importer
         "updated": 4,
         "failed": 0,
         "errorCount": 0,
+        "skipped": 0,
     }
     assert importer.run_counts(other_org) == {
         "total": 1,
@@ -333,6 +338,7 @@ def test_second_import_merges_newest_wins_and_orgs_stay_apart(importer: Importer
         "updated": 0,
         "failed": 0,
         "errorCount": 0,
+        "skipped": 0,
     }
     assert importer.contacts(ORG) == {
         PRIYA: {
@@ -406,7 +412,7 @@ def test_reprocessing_a_committed_import_changes_nothing(importer: Importer) -> 
     second = importer.run_ok("imp_again", ORG, audience_id=AUDIENCE, path=path)
     after_second = importer.tables()
 
-    expected = {"total": 5, "created": 1, "updated": 2, "failed": 2, "errorCount": 2}
+    expected = {"total": 5, "created": 1, "updated": 2, "failed": 2, "errorCount": 2, "skipped": 0}
     assert importer.run_counts(first) == expected
     assert importer.run_counts(second) == expected
     # Not a row, not a timestamp: the committed write is the truth, and the re-run reports it.
@@ -524,6 +530,42 @@ def test_schema_is_created_once_however_often_the_lake_is_opened(
         "imports",
         "legacy_migrations",
         "schema_version",
+    ]
+
+
+# `imports` as lake schema version 1 made it, before the import options' columns.
+IMPORTS_V1 = """CREATE TABLE imports (
+    import_id VARCHAR NOT NULL, org_id VARCHAR NOT NULL, run_id VARCHAR NOT NULL,
+    status VARCHAR NOT NULL, total INTEGER NOT NULL, created INTEGER NOT NULL,
+    updated INTEGER NOT NULL, failed INTEGER NOT NULL, error_count INTEGER NOT NULL,
+    audience_id VARCHAR, completed_at TIMESTAMPTZ NOT NULL, sequence BIGINT)"""
+
+
+def test_a_version_1_lake_is_brought_to_this_version_once_and_keeps_its_rows(
+    importer: Importer,
+) -> None:
+    con = lake.connect(location(importer.settings))
+    try:
+        with lake.transaction(con):
+            for name, statement in TABLES.items():
+                con.execute(IMPORTS_V1 if name == "imports" else statement)
+            con.execute("INSERT INTO schema_version VALUES (1)")
+            con.execute(
+                "INSERT INTO imports VALUES ('imp_old', ?, 'run', 'COMPLETED', 2, 1, 1, 0, 0, "
+                "NULL, now(), 1)",
+                [ORG],
+            )
+    finally:
+        con.close()
+
+    importer.run_ok("imp_new", ORG, [{"name": "Leo", "phoneNumber": LEO}])
+    with open_warehouse(location(importer.settings)) as con:
+        versions = con.sql("SELECT version FROM schema_version ORDER BY version").fetchall()
+    assert versions == [(1,), (SCHEMA_VERSION,)]
+    imports = importer.tables()["imports"].sort("import_id")
+    assert imports.select("import_id", "total", "skipped", "mode", "default_country").rows() == [
+        ("imp_new", 1, 0, "upsert", None),
+        ("imp_old", 2, 0, "upsert", None),
     ]
 
 

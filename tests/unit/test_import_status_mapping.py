@@ -10,7 +10,7 @@ import pytest
 from dagster import DagsterRunStatus
 
 from core.contracts.status import ImportOutcome, ImportStatus, import_outcome, import_status
-from core.contracts.tags import count_tags
+from core.contracts.tags import COUNTS_PREFIX, count_tags
 
 TOTAL = 5
 RUN = "run-new"
@@ -38,13 +38,16 @@ def documented_table() -> dict[str | None, ImportStatus]:
 TABLE = documented_table()
 
 
-def counts(created: int, updated: int, failed: int, error_count: int) -> dict[str, int]:
+def counts(
+    created: int, updated: int, failed: int, error_count: int, skipped: int = 0
+) -> dict[str, int]:
     return {
         "total": TOTAL,
         "created": created,
         "updated": updated,
         "failed": failed,
         "errorCount": error_count,
+        "skipped": skipped,
     }
 
 
@@ -86,6 +89,8 @@ def test_an_import_not_submitted_yet_is_pending_with_zero_counts() -> None:
         (counts(3, 2, 0, 0), ImportStatus.COMPLETED),
         (counts(1, 1, 3, 5), ImportStatus.COMPLETED_WITH_ERRORS),
         (counts(0, 0, TOTAL, 7), ImportStatus.FAILED),
+        (counts(1, 0, 0, 0, skipped=TOTAL - 1), ImportStatus.COMPLETED),  # skipped: not failed
+        (counts(0, 0, 0, 0, skipped=TOTAL), ImportStatus.COMPLETED),
     ],
 )
 def test_a_successful_run_reports_the_counts_it_recorded(
@@ -99,7 +104,15 @@ def test_a_successful_run_reports_the_counts_it_recorded(
         updated=recorded["updated"],
         failed=recorded["failed"],
         error_count=recorded["errorCount"],
+        skipped=recorded["skipped"],
     )
+
+
+def test_a_run_of_a_release_before_skipped_counts_reads_zero_skipped() -> None:
+    recorded = count_tags(RUN, counts(3, 2, 0, 0))
+    del recorded[COUNTS_PREFIX + "skipped"]
+    outcome = import_outcome(RUN, "SUCCESS", recorded, TOTAL)
+    assert (outcome.created, outcome.updated, outcome.skipped) == (3, 2, 0)
 
 
 @pytest.mark.parametrize("run_status", ["FAILURE", "CANCELED"])

@@ -111,6 +111,7 @@ class FakeApi:
                 "updated": updated,
                 "failed": failed,
                 "errorCount": failed,
+                "skipped": 0,
                 "completedAt": "2026-03-10T10:05:00Z",
             },
         }
@@ -278,6 +279,7 @@ def test_a_crash_after_the_post_resumes_without_a_second_import(tmp_path: Path) 
         "total": 10,
         "created": 8,
         "updated": 0,
+        "skipped": 0,
         "failed": 2,
         "error_count": 2,
     }

@@ -272,3 +272,52 @@ def test_rows_written_before_sequences_are_older_than_any_import() -> None:
     assert orjson.loads(row["metadata_seq"]) == {"city": 20, "plan": 0, "vip": 20}
     assert row["metadata_base_seq"] is None
     assert (plan.created, plan.updated) == (0, 1)
+
+
+# Two rows of a phone the organization has (created by imp_1), three rows of two new phones.
+_MIXED = (
+    {"name": "Known", "phoneNumber": "+919876543210", "x": 1},
+    {"name": "New A", "phoneNumber": "+442079460958"},
+    {"name": "Known again", "phoneNumber": "+919876543210"},
+    {"name": "New B", "phoneNumber": "+14155552671"},
+    {"name": "New B again", "phoneNumber": "+14155552671"},
+)
+_KNOWN = {
+    "phone_number": "+919876543210",
+    "name": "Old",
+    "language": None,
+    "metadata": '{"y":2}',
+    "created_import_id": "imp_1",
+}
+
+
+@pytest.mark.parametrize(
+    ("may_create", "may_update", "counts", "phones"),
+    [
+        (True, True, (2, 3, 0), ["+919876543210", "+442079460958", "+14155552671"]),
+        # createOnly: the known phone's two rows are skipped; New B's second row still merges
+        # into the contact this import creates.
+        (True, False, (2, 1, 2), ["+442079460958", "+14155552671"]),
+        # updateOnly: the new phones' three rows are skipped.
+        (False, True, (0, 2, 3), ["+919876543210"]),
+    ],
+)
+def test_a_mode_skips_the_rows_it_may_not_apply(
+    may_create: bool, may_update: bool, counts: tuple[int, int, int], phones: list[str]
+) -> None:
+    valid = _valid(*_MIXED)
+    plan = plan_upsert(
+        valid, _existing(_KNOWN), "imp_2", may_create=may_create, may_update=may_update
+    )
+    assert (plan.created, plan.updated, plan.skipped) == counts
+    assert plan.created + plan.updated + plan.skipped == valid.height
+    assert plan.rows["phone_number"].to_list() == phones
+
+
+def test_create_only_treats_a_contact_created_by_a_later_import_as_new() -> None:
+    """In acceptance order this import came first and created it: applied late, it still may."""
+    later = {**_KNOWN, "created_import_id": "imp_9", "created_seq": 9, "name_seq": 9}
+    valid = _valid({"name": "First", "phoneNumber": "+919876543210"})
+    plan = plan_upsert(valid, _existing(later), "imp_2", 2, may_update=False)
+    assert plan.skipped == 0
+    assert plan.rows["name"].to_list() == ["Old"]  # the later import's newer name stays

@@ -73,7 +73,7 @@ def test_naive_datetimes_are_refused() -> None:
 def test_the_client_reads_what_the_server_writes(written: str) -> None:
     body = (
         '{"id":"imp_1","status":"COMPLETED","total":1,"created":1,"updated":0,"failed":0,'
-        f'"errorCount":0,"completedAt":"{written}","createdAt":"2026-03-10T10:04:59.250Z",'
+        f'"errorCount":0,"skipped":0,"completedAt":"{written}","createdAt":"2026-03-10T10:04:59.250Z",'
         '"audienceId":null,"runId":"run-1"}'
     )
     item = msgspec.json.Decoder(ImportSummary, dec_hook=dec_hook).decode(body)
@@ -113,6 +113,7 @@ def test_the_status_view_is_id_then_the_shared_status_fields() -> None:
         "updated",
         "failed",
         "errorCount",
+        "skipped",
         "completedAt",
     )
 
@@ -121,7 +122,7 @@ def test_completed_at_is_set_once_the_import_is_terminal() -> None:
     ended = datetime(2026, 3, 10, 10, 5, 0, 123_456, tzinfo=UTC)
     done = ImportOutcome(ImportStatus.COMPLETED, 3, created=2, updated=1, failed=0, error_count=0)
     fields = status_fields(done, ended)
-    assert fields == StatusFields("COMPLETED", 3, 2, 1, 0, 0, Timestamp.of(ended))
+    assert fields == StatusFields("COMPLETED", 3, 2, 1, 0, 0, 0, Timestamp.of(ended))
     running = ImportOutcome(
         ImportStatus.PROCESSING, 3, created=0, updated=0, failed=0, error_count=0
     )

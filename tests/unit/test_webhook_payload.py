@@ -18,6 +18,6 @@ def test_payload_is_exactly_the_documented_shape() -> None:
     body = completed_payload("imp_1", status_fields(outcome, ended), "13089037-9806")
     assert body == (
         '{"event":"import.completed","importId":"imp_1","status":"COMPLETED_WITH_ERRORS",'
-        '"total":6,"created":2,"updated":1,"failed":3,"errorCount":5,'
+        '"total":6,"created":2,"updated":1,"failed":3,"errorCount":5,"skipped":0,'
         '"completedAt":"2026-03-10T10:05:00.024Z","runId":"13089037-9806"}'
     )
