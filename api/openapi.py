@@ -22,6 +22,7 @@ from litestar.plugins import OpenAPISchemaPlugin
 from litestar.typing import FieldDefinition
 
 from api.schemas import MAX_CONTACTS, ProblemDocument, RowErrorList
+from core.contracts.import_options import ImportMode
 from core.contracts.timestamps import EXAMPLE as TIMESTAMP_EXAMPLE
 from core.contracts.timestamps import Timestamp
 from core.examples import SEED_EXAMPLE
@@ -64,6 +65,22 @@ BULK_IMPORT_REQUEST = Schema(
                 ),
                 Schema(type=OpenAPIType.NULL),
             ]
+        ),
+        "mode": Schema(
+            type=OpenAPIType.STRING,
+            enum=[mode.value for mode in ImportMode],
+            default=ImportMode.UPSERT.value,
+            description="upsert: create new numbers and update existing contacts. createOnly: "
+            "existing contacts are left untouched. updateOnly: numbers the organization does not "
+            "have are not created. Rows left untouched count as `skipped`.",
+        ),
+        "defaultCountry": Schema(
+            one_of=[
+                Schema(type=OpenAPIType.STRING, pattern="^[A-Za-z]{2}$", examples=["IN"]),
+                Schema(type=OpenAPIType.NULL),
+            ],
+            description="ISO 3166-1 alpha-2 country (any case) in which numbers written without "
+            "+ are read (e.g. IN for 098765 43210); without it they are `missing_plus` errors.",
         ),
     },
     additional_properties=False,

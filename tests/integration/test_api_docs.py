@@ -49,6 +49,13 @@ def test_openapi_document_describes_the_bulk_contract(anonymous: httpx.Client) -
     body_schema = bulk["requestBody"]["content"]["application/json"]["schema"]
     assert body_schema["required"] == ["contacts"]
     assert body_schema["properties"]["contacts"]["maxItems"] == 10_000
+    # The import options (api.md#import-options) with their allowed values.
+    assert body_schema["properties"]["mode"]["enum"] == ["upsert", "createOnly", "updateOnly"]
+    assert body_schema["properties"]["mode"]["default"] == "upsert"
+    country = body_schema["properties"]["defaultCountry"]["oneOf"]
+    assert {"type": "string", "pattern": "^[A-Za-z]{2}$", "examples": ["IN"]} in country
+    status = document["components"]["schemas"]["ImportStatusView"]
+    assert "skipped" in status["required"]
     assert "202" in bulk["responses"]
     for code in ("400", "401", "413", "415", "422"):
         assert "application/problem+json" in bulk["responses"][code]["content"], code
