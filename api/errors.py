@@ -50,6 +50,26 @@ class IdempotencyKeyInFlight(ServiceError):
         super().__init__("Wait for the first request with this key to finish, then retry.")
 
 
+class RowsNotChecked(ServiceError):
+    """The import's rows have not been through the row rules yet, so none is known to fail."""
+
+    def __init__(self, import_id: str) -> None:
+        super().__init__(
+            f"The rows of {import_id} have not been checked yet: it is still waiting or "
+            "processing, or its run failed before checking them. Try again once it has ended."
+        )
+
+
+class RequestPruned(ServiceError):
+    """The import's request body was deleted (`oliai prune`): its rows can no longer be read."""
+
+    def __init__(self, import_id: str) -> None:
+        super().__init__(
+            f"The request body of {import_id} was deleted by the retention policy (oliai prune);"
+            " its row errors remain at GET /v1/imports/{id}/errors."
+        )
+
+
 class UnsupportedFileType(ServiceError):
     """An uploaded file whose kind no reader takes (by its extension)."""
 

@@ -21,7 +21,7 @@ from litestar.openapi.spec import (
 from litestar.plugins import OpenAPISchemaPlugin
 from litestar.typing import FieldDefinition
 
-from api.schemas import MAX_CONTACTS, ProblemDocument, RowErrorList
+from api.schemas import MAX_CONTACTS, FailedRowList, ProblemDocument, RowErrorList
 from core.contracts.import_options import ImportMode
 from core.contracts.timestamps import EXAMPLE as TIMESTAMP_EXAMPLE
 from core.contracts.timestamps import Timestamp
@@ -108,6 +108,7 @@ IMPORT_LINKS: dict[str, Link | Reference] = {
     for name, operation_id in (
         ("status", "getImportStatus"),
         ("errors", "listImportErrors"),
+        ("failedRows", "listFailedRows"),
         ("webhookDeliveries", "listWebhookDeliveries"),
     )
 }
@@ -125,27 +126,48 @@ class BulkImportOperation(Operation):
             accepted.links = IMPORT_LINKS
 
 
-ROW_ERRORS_CSV = Schema(
-    type=OpenAPIType.STRING,
-    description="Every row error as CSV, with the header row_index,field,code,message,value.",
-)
-
-
 @dataclass
-class ImportErrorsOperation(Operation):
-    """The errors page is JSON, or CSV with `?format=csv` or `Accept: text/csv`."""
+class CsvDownloadOperation(Operation):
+    """A page that is JSON, or everything as CSV with `?format=csv` or `Accept: text/csv`."""
+
+    csv = Schema(type=OpenAPIType.STRING)
 
     def __post_init__(self) -> None:
         ok = (self.responses or {})["200"]
         assert isinstance(ok, OpenAPIResponse)
         assert ok.content is not None
-        ok.content["text/csv"] = OpenAPIMediaType(schema=ROW_ERRORS_CSV)
+        ok.content["text/csv"] = OpenAPIMediaType(schema=self.csv)
+
+
+@dataclass
+class ImportErrorsOperation(CsvDownloadOperation):
+    csv = Schema(
+        type=OpenAPIType.STRING,
+        description="Every row error as CSV, with the header row_index,field,code,message,value.",
+    )
+
+
+@dataclass
+class FailedRowsOperation(CsvDownloadOperation):
+    csv = Schema(
+        type=OpenAPIType.STRING,
+        description="Every failed row as CSV: one column per key the failed rows were sent "
+        "with, in the order they first appear, then `errors` (`field code: message`, `; ` "
+        "between them).",
+    )
 
 
 ROW_ERRORS_RESPONSE = {
     200: ResponseSpec(
         data_container=RowErrorList,
         description="A page of the import's row errors, or all of them as CSV",
+    )
+}
+FAILED_ROWS_RESPONSE = {
+    200: ResponseSpec(
+        data_container=FailedRowList,
+        description="A page of the import's failed rows as they were sent, each with its "
+        "errors; or all of them as CSV",
     )
 }
 
@@ -155,7 +177,9 @@ PROBLEM_DESCRIPTIONS = {
     401: "Missing, invalid or revoked API key",
     403: "Not available with an API key",
     404: "No such import for this organization",
-    409: "A request with this Idempotency-Key is still in progress",
+    409: "A request with this Idempotency-Key is still in progress (bulk import), or the "
+    "import's rows have not been checked yet (failed rows)",
+    410: "The import's request body was deleted by the retention policy",
     413: "Body over the size limit",
     415: "Body is not application/json",
     422: "Body has the wrong shape, or Idempotency-Key reused with another body",

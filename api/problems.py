@@ -32,6 +32,8 @@ from api.errors import (
     ImportNotFound,
     InvalidFile,
     OrchestratorUnavailable,
+    RequestPruned,
+    RowsNotChecked,
     ServiceError,
     UnsupportedFileType,
 )
@@ -91,6 +93,13 @@ SERVICE_PROBLEMS: dict[type[ServiceError], ProblemType] = {
         "A request with this Idempotency-Key is in progress",
         headers={"Retry-After": "1"},
     ),
+    RowsNotChecked: ProblemType(
+        409,
+        "rows-not-checked",
+        "The import's rows have not been checked yet",
+        headers={"Retry-After": "1"},
+    ),
+    RequestPruned: ProblemType(410, "request-pruned", "The import's request body is gone"),
     UnsupportedFileType: ProblemType(415, "unsupported-file-type", "Unsupported file type"),
     InvalidFile: ProblemType(422, "invalid-file", "The file cannot be imported"),
     FileTooLarge: ProblemType(413, "file-too-large", "The file is too large"),

@@ -16,11 +16,16 @@ from api.errors import (
     IdempotencyKeyReused,
     ImportNotFound,
     OrchestratorUnavailable,
+    RequestPruned,
+    RowsNotChecked,
 )
+from api.failed_rows import failed_rows
 from api.schemas import (
     MAX_CONTACTS,
     DryRunReport,
     DryRunRow,
+    FailedRow,
+    FailedRowList,
     ImportAccepted,
     ImportStatusView,
     ImportSummary,
@@ -183,6 +188,27 @@ class ImportService:
                 }
             )
         return pl.read_parquet(path)
+
+    def failed_rows(self, org_id: str, import_id: str) -> list[FailedRow]:
+        """Every failed row as it was sent, with its errors (`api.failed_rows`)."""
+        record = self._record(org_id, import_id)
+        if not staging.row_errors_path(self._staging_dir, import_id).exists():
+            raise RowsNotChecked(import_id)
+        try:
+            contacts = landing.read_landed_request(Path(record.landing_path)).contacts
+        except FileNotFoundError:
+            raise RequestPruned(import_id) from None
+        return failed_rows(contacts, self.row_errors(org_id, import_id))
+
+    def failed_row_page(self, org_id: str, import_id: str, page: int, limit: int) -> FailedRowList:
+        rows = self.failed_rows(org_id, import_id)
+        return FailedRowList(
+            import_id=import_id,
+            data=rows[(page - 1) * limit : page * limit],
+            page=page,
+            limit=limit,
+            total=len(rows),
+        )
 
     def row_error_page(self, org_id: str, import_id: str, page: int, limit: int) -> RowErrorList:
         errors = self.row_errors(org_id, import_id)

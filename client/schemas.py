@@ -19,12 +19,15 @@ __all__ = [
     "MAX_CONTACTS",
     "DryRunReport",
     "DryRunRow",
+    "FailedRow",
+    "FailedRowList",
     "ImportAccepted",
     "ImportList",
     "ImportStatusView",
     "ImportSummary",
     "RowError",
     "RowErrorList",
+    "RowProblem",
     "Timestamp",
     "dec_hook",
 ]
@@ -73,6 +76,30 @@ class RowError(msgspec.Struct, rename="camel"):
 class RowErrorList(msgspec.Struct, rename="camel"):
     import_id: str
     data: list[RowError]
+    page: int
+    limit: int
+    total: int
+
+
+class RowProblem(msgspec.Struct, rename="camel"):
+    """One error of a failed row, as `FailedRow.errors` lists them."""
+
+    field: str
+    code: str
+    message: str
+
+
+class FailedRow(msgspec.Struct, rename="camel"):
+    """A failed row exactly as it was sent (`row`: every key, in order), and its errors."""
+
+    row_index: int
+    row: dict[str, Any]
+    errors: list[RowProblem]
+
+
+class FailedRowList(msgspec.Struct, rename="camel"):
+    import_id: str
+    data: list[FailedRow]
     page: int
     limit: int
     total: int

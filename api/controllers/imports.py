@@ -12,16 +12,20 @@ from litestar.response import Redirect
 from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED, HTTP_303_SEE_OTHER
 
 from api.auth import authenticate, has_api_key_header, unauthorized
+from api.failed_rows import failed_rows_csv
 from api.http_rules import require_integer_query, require_json_body
 from api.openapi import (
+    FAILED_ROWS_RESPONSE,
     ROW_ERRORS_RESPONSE,
     BulkImportOperation,
+    FailedRowsOperation,
     ImportErrorsOperation,
     problem_responses,
 )
 from api.problems import Problem
 from api.schemas import (
     DryRunReport,
+    FailedRowList,
     ImportAccepted,
     ImportList,
     ImportStatusView,
@@ -138,10 +142,7 @@ class ImportsController(Controller):
         format: Annotated[str | None, Parameter(pattern="^(json|csv)$", required=False)] = None,
     ) -> Response[Any]:
         """The import's row errors, paged; `?format=csv` or `Accept: text/csv` downloads all."""
-        wants_csv = format == "csv" or (
-            format is None and "text/csv" in request.headers.get("accept", "")
-        )
-        if wants_csv:
+        if _wants_csv(request, format):
             errors = import_service.row_errors(org_id, import_id)
             return Response(
                 errors.with_columns(spreadsheet_safe_column("value")).write_csv(),
@@ -149,6 +150,39 @@ class ImportsController(Controller):
                 headers={"Content-Disposition": f'attachment; filename="{import_id}-errors.csv"'},
             )
         page_view: RowErrorList = import_service.row_error_page(org_id, import_id, page, limit)
+        return Response(page_view)
+
+    @get(
+        "/{import_id:str}/failed-rows",
+        operation_id="listFailedRows",
+        before_request=require_integer_query,
+        sync_to_thread=True,
+        operation_class=FailedRowsOperation,
+        responses={**FAILED_ROWS_RESPONSE, **problem_responses(400, 401, 404, 409, 410, 429)},
+    )
+    def list_failed_rows(
+        self,
+        request: Request[Any, Any, Any],
+        import_id: str,
+        org_id: str,
+        import_service: ImportService,
+        page: Page = 1,
+        limit: Limit = 100,
+        format: Annotated[str | None, Parameter(pattern="^(json|csv)$", required=False)] = None,
+    ) -> Response[Any]:
+        """The import's failed rows exactly as they were sent (every key, in order), each with its
+        errors, ready to fix and import again; `?format=csv` or `Accept: text/csv` downloads all,
+        one column per key and then `errors`."""
+        if _wants_csv(request, format):
+            rows = import_service.failed_rows(org_id, import_id)
+            return Response(
+                failed_rows_csv(rows),
+                media_type="text/csv",
+                headers={
+                    "Content-Disposition": f'attachment; filename="{import_id}-failed-rows.csv"'
+                },
+            )
+        page_view: FailedRowList = import_service.failed_row_page(org_id, import_id, page, limit)
         return Response(page_view)
 
     @get(
@@ -212,3 +246,8 @@ class ImportsController(Controller):
                 Redirect(f"/ui/imports/{accepted.import_id}", status_code=HTTP_303_SEE_OTHER),
             )
         return Response(accepted, status_code=HTTP_202_ACCEPTED)
+
+
+def _wants_csv(request: Request[Any, Any, Any], format: str | None) -> bool:
+    """`?format=csv`, or no format and an `Accept` naming text/csv."""
+    return format == "csv" or (format is None and "text/csv" in request.headers.get("accept", ""))

@@ -20,6 +20,7 @@ from litestar.params import Body, Parameter
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_303_SEE_OTHER
 
+from api.failed_rows import failed_rows_csv
 from api.schemas import ImportSummary
 from api.services import ImportService
 from api.sign_in import SignInService, Throttled, WrongCredentials
@@ -256,8 +257,23 @@ class UIController(Controller):
             )
         return Response(
             out.getvalue(),
-            media_type="text/csv; charset=utf-8",
+            media_type="text/csv",  # Litestar adds "; charset=utf-8"
             headers={"Content-Disposition": f'attachment; filename="{import_id}-errors.csv"'},
+        )
+
+    @get(
+        "/imports/{import_id:str}/failed-rows.csv",
+        sync_to_thread=True,
+    )
+    def failed_rows_csv(
+        self, user: SessionUser, import_id: str, import_service: ImportService
+    ) -> Response[str]:
+        """Every failed row as the upload read it, with its errors (as the API's CSV)."""
+        rows = import_service.failed_rows(user.org_id, import_id)
+        return Response(
+            failed_rows_csv(rows),
+            media_type="text/csv",  # Litestar adds "; charset=utf-8"
+            headers={"Content-Disposition": f'attachment; filename="{import_id}-failed-rows.csv"'},
         )
 
 

@@ -257,7 +257,21 @@ def test_upload_goes_through_the_bulk_path(stack: Stack, session: tuple) -> None
     )
     assert errors["total"] == 3
     assert listed["audienceId"] == "aud_ui"
-    csv_text = client.get(f"/ui/imports/{accepted['importId']}/errors.csv").text
+    failed = client.get(f"/ui/imports/{accepted['importId']}/failed-rows.csv")
+    assert failed.headers["content-type"] == "text/csv; charset=utf-8"
+    assert list(csv.reader(io.StringIO(failed.text))) == [
+        ["phoneNumber", "language", "tier", "errors"],
+        [
+            "12345", "xx-", "gold",
+            "name required: name is required; phoneNumber missing_plus: phoneNumber must start "
+            "with + and the country calling code, e.g. +919876543210, or the import must name a "
+            "defaultCountry; language invalid_tag: language must be a BCP 47 language tag such "
+            "as hi-IN, en or zh-Hant-TW",
+        ],
+    ]  # fmt: skip
+    errors_csv = client.get(f"/ui/imports/{accepted['importId']}/errors.csv")
+    assert errors_csv.headers["content-type"] == "text/csv; charset=utf-8"  # one charset
+    csv_text = errors_csv.text
     header, *lines = csv.reader(io.StringIO(csv_text))
     assert header == ["row_index", "file_row", "field", "code", "message", "value"]
     assert (
