@@ -50,7 +50,7 @@ class Expected:
     @property
     def totals(self) -> dict[str, int]:
         counts = {"total": self.total, "created": self.created, "updated": self.updated}
-        return {**counts, "failed": self.failed, "errorCount": self.failed}
+        return {**counts, "skipped": 0, "failed": self.failed, "errorCount": self.failed}
 
 
 def write_contacts_csv(path: Path, rows: int = ROWS) -> Expected:
@@ -225,6 +225,7 @@ def test_webhook_mode_chains_batches_on_signed_webhooks(stack: Stack, tmp_path: 
         "updated": 0,
         "failed": 0,
         "error_count": 0,
+        "skipped": 0,
     }
     assert summary.exit_code == 0
 

@@ -77,6 +77,7 @@ def test_a_worker_killed_after_the_commit_reports_the_committed_import(
             "updated": 0,
             "failed": 2,
             "errorCount": 2,
+            "skipped": 0,
             "completedAt": status["completedAt"],
         }
         assert status["completedAt"] is not None

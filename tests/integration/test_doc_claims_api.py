@@ -390,6 +390,7 @@ def test_a_run_that_failed_before_writing_counts_every_row_failed(limited: Stack
             "updated": 0,
             "failed": 7,
             "errorCount": 0,
+            "skipped": 0,
             "completedAt": status["completedAt"],
         }
         assert status["completedAt"] is not None

@@ -208,6 +208,7 @@ def test_completed_with_errors_and_failed_imports_get_the_status_endpoints_count
             "updated": 0,
             "failed": 2,
             "errorCount": 4,
+            "skipped": 0,
         }
         for import_id, status in statuses.items():
             hit = received[import_id]
@@ -248,6 +249,7 @@ def test_a_run_that_fails_before_writing_gets_a_failed_webhook_with_every_row_fa
             "updated": 0,
             "failed": 3,
             "errorCount": 0,
+            "skipped": 0,
         }
         (hit,) = hits(receiver, 1)
         assert hit.payload == expected_payload(status, run_id_of(client, import_id))
