@@ -167,25 +167,24 @@ def _valid_host(host: str) -> bool:
     return len(ascii_host) <= 253 and all(_LABEL.match(label) for label in labels)
 
 
+def _invalid_field(field: str, detail: str) -> Problem:
+    """A top-level field with a value its type allows but its rule does not."""
+    return Problem(
+        422,
+        "invalid-request",
+        "The request body does not have the expected shape",
+        f"{field} {detail}",
+        errors=[{"pointer": f"/{field}", "detail": detail}],
+    )
+
+
 def _check_country(country: str) -> None:
     if country.upper() not in SUPPORTED_COUNTRIES:
         detail = f"{country!r} is not a country with a numbering plan (ISO 3166-1 alpha-2)"
-        raise Problem(
-            422,
-            "invalid-request",
-            "The request body does not have the expected shape",
-            f"defaultCountry {detail}",
-            errors=[{"pointer": "/defaultCountry", "detail": detail}],
-        )
+        raise _invalid_field("defaultCountry", detail)
 
 
 def _check_webhook_url(url: str) -> None:
     problem = webhook_url_problem(url)
     if problem is not None:
-        raise Problem(
-            422,
-            "invalid-request",
-            "The request body does not have the expected shape",
-            f"webhookUrl {problem}",
-            errors=[{"pointer": "/webhookUrl", "detail": problem}],
-        )
+        raise _invalid_field("webhookUrl", problem)

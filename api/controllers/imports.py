@@ -40,6 +40,14 @@ from core.control_store import ControlStore
 
 Page = Annotated[int, Parameter(ge=1, le=1_000_000, description="Page number, from 1.")]
 Limit = Annotated[int, Parameter(ge=1, le=100, description="Items per page, at most 100.")]
+Format = Annotated[
+    str | None,
+    Parameter(
+        pattern="^(json|csv)$",
+        required=False,
+        description="csv: everything as one CSV (as `Accept: text/csv`); json: one page.",
+    ),
+]
 
 
 class ImportsController(Controller):
@@ -139,7 +147,7 @@ class ImportsController(Controller):
         import_service: ImportService,
         page: Page = 1,
         limit: Limit = 100,
-        format: Annotated[str | None, Parameter(pattern="^(json|csv)$", required=False)] = None,
+        format: Format = None,
     ) -> Response[Any]:
         """The import's row errors, paged; `?format=csv` or `Accept: text/csv` downloads all."""
         if _wants_csv(request, format):
@@ -168,7 +176,7 @@ class ImportsController(Controller):
         import_service: ImportService,
         page: Page = 1,
         limit: Limit = 100,
-        format: Annotated[str | None, Parameter(pattern="^(json|csv)$", required=False)] = None,
+        format: Format = None,
     ) -> Response[Any]:
         """The import's failed rows exactly as they were sent (every key, in order), each with its
         errors, ready to fix and import again; `?format=csv` or `Accept: text/csv` downloads all,
