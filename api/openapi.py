@@ -26,6 +26,7 @@ from core.contracts.import_options import ImportMode
 from core.contracts.timestamps import EXAMPLE as TIMESTAMP_EXAMPLE
 from core.contracts.timestamps import Timestamp
 from core.examples import SEED_EXAMPLE
+from transforms.phones import SUPPORTED_COUNTRIES
 
 _STRING = Schema(type=OpenAPIType.STRING)
 # Row rules are row-level: a contact missing `name`, or with a number for `phoneNumber`, is a
@@ -76,10 +77,11 @@ BULK_IMPORT_REQUEST = Schema(
         ),
         "defaultCountry": Schema(
             one_of=[
-                Schema(type=OpenAPIType.STRING, pattern="^[A-Za-z]{2}$", examples=["IN"]),
+                # Exactly the countries phonenumbers has a plan for: what the API accepts.
+                Schema(type=OpenAPIType.STRING, enum=sorted(SUPPORTED_COUNTRIES), examples=["IN"]),
                 Schema(type=OpenAPIType.NULL),
             ],
-            description="ISO 3166-1 alpha-2 country (any case) in which numbers written without "
+            description="ISO 3166-1 alpha-2 country (uppercase) in which numbers written without "
             "+ are read (e.g. IN for 098765 43210); without it they are `missing_plus` errors.",
         ),
     },

@@ -59,8 +59,8 @@ class BulkImportRequest(msgspec.Struct, rename="camel", forbid_unknown_fields=Tr
         Annotated[
             str,
             msgspec.Meta(
-                pattern="^[A-Za-z]{2}$",
-                description="ISO 3166-1 alpha-2 country (any case) whose national forms numbers "
+                pattern="^[A-Z]{2}$",
+                description="ISO 3166-1 alpha-2 country (uppercase) whose national forms numbers "
                 "without + are read in, e.g. IN for 098765 43210. Without it such numbers are "
                 "row errors (missing_plus).",
                 examples=["IN"],

@@ -172,7 +172,8 @@ async def accept_upload(
         fields: dict[str, Any] = {
             "audienceId": _text_field(form, "audienceId"),
             "webhookUrl": _text_field(form, "webhookUrl"),
-            "defaultCountry": _text_field(form, "defaultCountry"),
+            # People type `in`; the bulk body takes ISO's uppercase.
+            "defaultCountry": (_text_field(form, "defaultCountry") or "").upper(),
             "mode": _text_field(form, "mode"),
         }
         name = safe_file_name(upload.filename)

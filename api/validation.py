@@ -179,7 +179,7 @@ def _invalid_field(field: str, detail: str) -> Problem:
 
 
 def _check_country(country: str) -> None:
-    if country.upper() not in SUPPORTED_COUNTRIES:
+    if country not in SUPPORTED_COUNTRIES:
         detail = f"{country!r} is not a country with a numbering plan (ISO 3166-1 alpha-2)"
         raise _invalid_field("defaultCountry", detail)
 

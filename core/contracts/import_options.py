@@ -34,7 +34,8 @@ class ApplyOptions:
 
     @classmethod
     def of(cls, default_country: str | None, mode: str | None = None) -> ApplyOptions:
-        """From the fields as sent (the country in any case; absent means the default)."""
+        """From the fields as given (the country in any case: people type `in`; the API itself
+        takes uppercase only, as ISO 3166-1 writes it; absent means the default)."""
         return cls(
             default_country.upper() if default_country else None, ImportMode(mode or "upsert")
         )
