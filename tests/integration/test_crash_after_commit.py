@@ -44,8 +44,17 @@ def run_worker(stack: Stack, pid: int) -> psutil.Process:
         if "code-server" in " ".join(p.cmdline())
     )
     workers = [w for f in code_server.children() for w in f.children() if w.pid == pid]
-    assert len(workers) == 1, f"PID {pid} is not one of the stack's run workers"
+    assert len(workers) == 1, f"PID {pid} is not one of the stack's run workers: {_who(pid)}"
     return workers[0]
+
+
+def _who(pid: int) -> str:
+    """What PID is, for a failure message: its command line and its parents', or gone."""
+    try:
+        process = psutil.Process(pid)
+        return " <- ".join(" ".join(p.cmdline())[:120] for p in [process, *process.parents()])
+    except psutil.Error as exc:
+        return f"no such process now ({type(exc).__name__})"
 
 
 def test_a_worker_killed_after_the_commit_reports_the_committed_import(
