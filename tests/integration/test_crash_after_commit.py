@@ -36,14 +36,15 @@ def paused_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Sta
 
 
 def run_worker(stack: Stack, pid: int) -> psutil.Process:
-    """The run worker with `pid`: a child of the code server's forkserver."""
+    """The run worker with `pid`: a descendant of the stack's code server (forked by its
+    forkserver), whatever the depth."""
     assert stack.process is not None
     code_server = next(
         p
         for p in psutil.Process(stack.process.pid).children()
         if "code-server" in " ".join(p.cmdline())
     )
-    workers = [w for f in code_server.children() for w in f.children() if w.pid == pid]
+    workers = [w for w in code_server.children(recursive=True) if w.pid == pid]
     assert len(workers) == 1, f"PID {pid} is not one of the stack's run workers: {_who(pid)}"
     return workers[0]
 
