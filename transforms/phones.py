@@ -278,23 +278,14 @@ def parse_phones(keys: pl.Series) -> pl.DataFrame:
         keys = keys.filter(keys.is_in(decided["key"]).not_())
     else:
         decided = pl.DataFrame(schema=_PARSED_SCHEMA)
-    rest = keys.to_list()
-    results = [parse_phone(key) for key in rest]
-    parsed = pl.DataFrame(
-        {
-            "key": rest,
-            "e164": [e164 for e164, _ in results],
-            "parse_code": [code for _, code in results],
-        },
-        schema=_PARSED_SCHEMA,
-    )
-    return pl.concat([decided, parsed])
+    return pl.concat([decided, parse_one_by_one(keys)])
 
 
-def parse_national_phones(keys: pl.Series, country: str) -> pl.DataFrame:
-    """key, e164, parse_code of distinct digit strings written without `+`, read for `country`
-    by phonenumbers one by one (not vectorized: a national number's reading depends on the
-    country's prefixes and on whether it starts with the calling code)."""
+def parse_one_by_one(keys: pl.Series, country: str | None = None) -> pl.DataFrame:
+    """key, e164, parse_code of distinct keys, by `parse_phone` in a loop: the `+digits` keys
+    `decide_phones` leaves, or digit strings written without `+`, read for `country` (not
+    vectorized: a national number's reading depends on the country's prefixes and on whether it
+    starts with the calling code)."""
     rest = keys.to_list()
     results = [parse_phone(key, country) for key in rest]
     return pl.DataFrame(
@@ -336,7 +327,7 @@ def check_phones(raw: pl.Series, default_country: str | None = None) -> pl.DataF
     keys = shapes.filter(pl.col("shape_code").is_null())["key"].unique()
     parsed = parse_phones(keys.filter(keys.str.starts_with("+")))
     if default_country is not None:
-        national = parse_national_phones(keys.filter(~keys.str.starts_with("+")), default_country)
+        national = parse_one_by_one(keys.filter(~keys.str.starts_with("+")), default_country)
         parsed = pl.concat([parsed, national])
     by_raw = shapes.join(parsed, on="key", how="left").select(
         "raw",

@@ -36,9 +36,8 @@ class ApplyOptions:
     def of(cls, default_country: str | None, mode: str | None = None) -> ApplyOptions:
         """From the fields as given (the country in any case: people type `in`; the API itself
         takes uppercase only, as ISO 3166-1 writes it; absent means the default)."""
-        return cls(
-            default_country.upper() if default_country else None, ImportMode(mode or "upsert")
-        )
+        country = default_country.upper() if default_country else None
+        return cls(country, ImportMode(mode) if mode else ImportMode.UPSERT)
 
     @classmethod
     def from_wire(cls, request: Mapping[str, Any]) -> ApplyOptions:

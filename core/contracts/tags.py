@@ -10,8 +10,8 @@ COUNTS_PREFIX = "oliai/count_"
 # Re-executions copy their parent's tags, so counts say which run recorded them.
 COUNTS_RUN_ID = "oliai/counts_run_id"
 COUNT_FIELDS = ("total", "created", "updated", "failed", "errorCount", "skipped")
-# Counts that runs of earlier releases did not record: 0 when absent.
-_LATER_FIELDS = {"skipped"}
+# Counts that runs of earlier releases did not record: read as this when absent.
+_ABSENT_IN_EARLIER_RELEASES = {COUNTS_PREFIX + "skipped": "0"}
 
 
 def count_tags(run_id: str, counts: Mapping[str, int]) -> dict[str, str]:
@@ -26,10 +26,8 @@ def counts_from_tags(run_id: str, tags: Mapping[str, str]) -> dict[str, int] | N
     got there yet, or the counts were inherited from the run it re-executes)."""
     if tags.get(COUNTS_RUN_ID) != run_id:
         return None
+    recorded = {**_ABSENT_IN_EARLIER_RELEASES, **tags}
     try:
-        return {
-            field: int(tags.get(COUNTS_PREFIX + field, "0" if field in _LATER_FIELDS else ""))
-            for field in COUNT_FIELDS
-        }
-    except ValueError:
+        return {field: int(recorded[COUNTS_PREFIX + field]) for field in COUNT_FIELDS}
+    except (KeyError, ValueError):
         return None

@@ -93,9 +93,11 @@ def test_check_phones_calls_parse_phone_only_for_what_the_fast_path_leaves(
     left = set(keys) - set(decide_phones(pl.Series(keys))["key"])
     calls: list[str] = []
 
-    def counting_parse(digits: str) -> tuple[str | None, RowErrorCode | None]:
+    def counting_parse(
+        digits: str, country: str | None = None
+    ) -> tuple[str | None, RowErrorCode | None]:
         calls.append(digits)
-        return parse_phone(digits)
+        return parse_phone(digits, country)
 
     monkeypatch.setattr(transforms.phones, "parse_phone", counting_parse)
     check_phones(pl.Series(keys))

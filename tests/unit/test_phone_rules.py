@@ -85,9 +85,11 @@ def test_each_distinct_number_is_parsed_once(monkeypatch: pytest.MonkeyPatch) ->
     calls: list[str] = []
     parse = transforms.phones.parse_phone
 
-    def counting_parse(digits: str) -> tuple[str | None, RowErrorCode | None]:
+    def counting_parse(
+        digits: str, country: str | None = None
+    ) -> tuple[str | None, RowErrorCode | None]:
         calls.append(digits)
-        return parse(digits)
+        return parse(digits, country)
 
     monkeypatch.setattr(transforms.phones, "parse_phone", counting_parse)
     phones = ["+91 98765 43210", "+91-98765-43210", "+919876543210", "+91 98765 43210"]
