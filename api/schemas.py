@@ -55,27 +55,10 @@ class BulkImportRequest(msgspec.Struct, rename="camel", forbid_unknown_fields=Tr
     contacts: Annotated[list[dict[str, Any]], msgspec.Meta(min_length=1, max_length=MAX_CONTACTS)]
     audience_id: Annotated[str, msgspec.Meta(min_length=1, max_length=255)] | None = None
     webhook_url: Annotated[str, msgspec.Meta(min_length=1, max_length=2048)] | None = None
-    default_country: (
-        Annotated[
-            str,
-            msgspec.Meta(
-                pattern="^[A-Z]{2}$",
-                description="ISO 3166-1 alpha-2 country (uppercase) whose national forms numbers "
-                "without + are read in, e.g. IN for 098765 43210. Without it such numbers are "
-                "row errors (missing_plus).",
-                examples=["IN"],
-            ),
-        ]
-        | None
-    ) = None
-    mode: Annotated[
-        ImportMode,
-        msgspec.Meta(
-            description="upsert: create new numbers and update existing contacts. createOnly: "
-            "existing contacts are left untouched. updateOnly: numbers the organization does not "
-            "have are not created. Rows left untouched count as skipped."
-        ),
-    ] = ImportMode.UPSERT
+    # The import options (core.contracts.import_options); their published descriptions are in
+    # api/openapi.py's BULK_IMPORT_REQUEST, which documents this body.
+    default_country: Annotated[str, msgspec.Meta(pattern="^[A-Z]{2}$")] | None = None
+    mode: ImportMode = ImportMode.UPSERT
 
 
 class FileImportRequest(BulkImportRequest):

@@ -12,6 +12,7 @@ from litestar.response import Redirect
 from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED, HTTP_303_SEE_OTHER
 
 from api.auth import authenticate, has_api_key_header, unauthorized
+from api.downloads import csv_attachment
 from api.failed_rows import failed_rows_csv
 from api.http_rules import require_integer_query, require_json_body
 from api.openapi import (
@@ -152,10 +153,9 @@ class ImportsController(Controller):
         """The import's row errors, paged; `?format=csv` or `Accept: text/csv` downloads all."""
         if _wants_csv(request, format):
             errors = import_service.row_errors(org_id, import_id)
-            return Response(
+            return csv_attachment(
                 errors.with_columns(spreadsheet_safe_column("value")).write_csv(),
-                media_type="text/csv",
-                headers={"Content-Disposition": f'attachment; filename="{import_id}-errors.csv"'},
+                f"{import_id}-errors.csv",
             )
         page_view: RowErrorList = import_service.row_error_page(org_id, import_id, page, limit)
         return Response(page_view)
@@ -183,13 +183,7 @@ class ImportsController(Controller):
         one column per key and then `errors`."""
         if _wants_csv(request, format):
             rows = import_service.failed_rows(org_id, import_id)
-            return Response(
-                failed_rows_csv(rows),
-                media_type="text/csv",
-                headers={
-                    "Content-Disposition": f'attachment; filename="{import_id}-failed-rows.csv"'
-                },
-            )
+            return csv_attachment(failed_rows_csv(rows), f"{import_id}-failed-rows.csv")
         page_view: FailedRowList = import_service.failed_row_page(org_id, import_id, page, limit)
         return Response(page_view)
 

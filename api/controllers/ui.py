@@ -20,6 +20,7 @@ from litestar.params import Body, Parameter
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_303_SEE_OTHER
 
+from api.downloads import csv_attachment
 from api.failed_rows import failed_rows_csv
 from api.schemas import ImportSummary
 from api.services import ImportService
@@ -255,11 +256,7 @@ class UIController(Controller):
                     None if row["value"] is None else spreadsheet_safe(row["value"]),
                 ]
             )
-        return Response(
-            out.getvalue(),
-            media_type="text/csv",  # Litestar adds "; charset=utf-8"
-            headers={"Content-Disposition": f'attachment; filename="{import_id}-errors.csv"'},
-        )
+        return csv_attachment(out.getvalue(), f"{import_id}-errors.csv")
 
     @get(
         "/imports/{import_id:str}/failed-rows.csv",
@@ -270,11 +267,7 @@ class UIController(Controller):
     ) -> Response[str]:
         """Every failed row as the upload read it, with its errors (as the API's CSV)."""
         rows = import_service.failed_rows(user.org_id, import_id)
-        return Response(
-            failed_rows_csv(rows),
-            media_type="text/csv",  # Litestar adds "; charset=utf-8"
-            headers={"Content-Disposition": f'attachment; filename="{import_id}-failed-rows.csv"'},
-        )
+        return csv_attachment(failed_rows_csv(rows), f"{import_id}-failed-rows.csv")
 
 
 @get("/", include_in_schema=False)
