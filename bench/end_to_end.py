@@ -27,8 +27,8 @@ import psutil
 sys.path[0] = str(Path(__file__).resolve().parents[1])  # run as a script from anywhere
 
 from bench.lake_server import lake_server  # noqa: E402
-from orchestration.warehouse.lake import LakeLocation  # noqa: E402
-from orchestration.warehouse.writer import ImportBatch, apply_import, open_warehouse  # noqa: E402
+from core.warehouse.lake import LakeLocation  # noqa: E402
+from core.warehouse.writer import ImportBatch, apply_import, open_warehouse  # noqa: E402
 from tests.stack import Stack, make_stack  # noqa: E402
 from transforms import contacts_frame, normalize_contacts  # noqa: E402
 

@@ -24,8 +24,8 @@ from pathlib import Path
 sys.path[0] = str(Path(__file__).resolve().parents[1])  # run as a script from anywhere
 
 from bench.lake_server import lake_server  # noqa: E402
-from orchestration.warehouse.lake import LakeLocation  # noqa: E402
-from orchestration.warehouse.writer import ImportBatch, apply_import, open_warehouse  # noqa: E402
+from core.warehouse.lake import LakeLocation  # noqa: E402
+from core.warehouse.writer import ImportBatch, apply_import, open_warehouse  # noqa: E402
 from transforms import contacts_frame, normalize_contacts  # noqa: E402
 
 SIZES = (2, 10_000)

@@ -51,10 +51,10 @@ from tenacity import RetryCallState, Retrying
 sys.path[0] = str(Path(__file__).resolve().parents[1])  # run as a script from anywhere
 
 from bench.lake_server import LakeServer, data_bytes, lake_server  # noqa: E402
-from orchestration.warehouse import lake, writer  # noqa: E402
-from orchestration.warehouse.lake import METADATA_SCHEMA, LakeLocation  # noqa: E402
-from orchestration.warehouse.maintenance import CATALOG, footprint, maintain  # noqa: E402
-from orchestration.warehouse.writer import ImportBatch, apply_import, open_warehouse  # noqa: E402
+from core.warehouse import lake, writer  # noqa: E402
+from core.warehouse.lake import METADATA_SCHEMA, LakeLocation  # noqa: E402
+from core.warehouse.maintenance import CATALOG, footprint, maintain  # noqa: E402
+from core.warehouse.writer import ImportBatch, apply_import, open_warehouse  # noqa: E402
 from transforms.errors import RowErrorCode  # noqa: E402
 from transforms.phones import PHONE_MESSAGES  # noqa: E402
 from transforms.schema import ERRORS_SCHEMA, VALID_SCHEMA  # noqa: E402

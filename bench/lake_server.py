@@ -22,7 +22,7 @@ import psycopg
 from psycopg import sql
 
 from core import private_postgres
-from orchestration.warehouse.lake import METADATA_SCHEMA, LakeLocation
+from core.warehouse.lake import METADATA_SCHEMA, LakeLocation
 
 # CREATE DATABASE ... TEMPLATE fails while a session is still on the template; a DuckDB
 # connection's PostgreSQL sessions end a moment after it closes.

@@ -46,9 +46,9 @@ sys.path[0] = str(Path(__file__).resolve().parents[1])  # run as a script from a
 from bench.lake_server import LakeServer, lake_server  # noqa: E402
 from core import staging  # noqa: E402
 from core.landing import land_request, read_landed_request  # noqa: E402
-from orchestration.warehouse import lake  # noqa: E402
-from orchestration.warehouse.lake import LakeLocation  # noqa: E402
-from orchestration.warehouse.writer import (  # noqa: E402
+from core.warehouse import lake  # noqa: E402
+from core.warehouse.lake import LakeLocation  # noqa: E402
+from core.warehouse.writer import (  # noqa: E402
     TABLES,
     ImportBatch,
     apply_import,

@@ -24,10 +24,10 @@ from core import staging
 from core.contracts import tags
 from core.landing import LandedRequest, read_landed_request
 from core.private_postgres import NoPostgres
+from core.warehouse.checks import CHECKS, violations
+from core.warehouse.writer import TABLES, ImportBatch, apply_import
+from orchestration.catalog_metadata import column_schemas, row_counts
 from orchestration.resources import ImportFiles, Warehouse
-from orchestration.warehouse.catalog_metadata import column_schemas, row_counts
-from orchestration.warehouse.checks import CHECKS, violations
-from orchestration.warehouse.writer import TABLES, ImportBatch, apply_import
 from transforms import NormalizedContacts, contacts_frame, normalize_contacts
 
 GROUP = "contacts_import"

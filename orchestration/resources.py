@@ -14,9 +14,9 @@ import duckdb
 from dagster import ConfigurableResource
 
 from core import private_postgres
-from orchestration.warehouse.lake import LakeLocation
-from orchestration.warehouse.reader import read_committed_counts
-from orchestration.warehouse.writer import ImportCounts, open_warehouse, pause_at_fault_point
+from core.warehouse.lake import LakeLocation
+from core.warehouse.reader import read_committed_counts
+from core.warehouse.writer import ImportCounts, open_warehouse, pause_at_fault_point
 from orchestration.webhooks.dispatch import DeliveryPolicy
 
 

@@ -18,9 +18,9 @@ from core import private_postgres
 from core.contracts import IMPORT_JOB, tags
 from core.landing import land_request
 from core.settings import Settings
+from core.warehouse import lake
+from core.warehouse.lake import LakeLocation
 from orchestration.definitions import build_definitions
-from orchestration.warehouse import lake
-from orchestration.warehouse.lake import LakeLocation
 
 _numbers = itertools.count()
 

@@ -84,8 +84,8 @@ class Stack:
 
     def query(self, sql: str) -> list[dict[str, Any]]:
         """Rows of a read-only query on the stack's lake, as `oliai sql` runs it."""
-        from orchestration.warehouse.lake import LakeLocation
-        from orchestration.warehouse.reader import query_warehouse
+        from core.warehouse.lake import LakeLocation
+        from core.warehouse.reader import query_warehouse
 
         settings = self.settings
         location = LakeLocation(settings.running_postgres_url, settings.resolved_lake_data_path)

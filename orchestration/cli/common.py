@@ -21,7 +21,7 @@ from core.settings import Settings
 if TYPE_CHECKING:
     from dagster import DagsterInstance
 
-    from orchestration.warehouse.lake import LakeLocation
+    from core.warehouse.lake import LakeLocation
 
 DataDir = Annotated[
     Path | None,
@@ -136,7 +136,7 @@ def echo_json(value: Any) -> None:
 @contextmanager
 def lake_location(settings: Settings) -> Iterator[LakeLocation]:
     """Where the lake is (see `postgres_url`)."""
-    from orchestration.warehouse.lake import LakeLocation
+    from core.warehouse.lake import LakeLocation
 
     with postgres_url(settings) as url:
         yield LakeLocation(url, settings.resolved_lake_data_path)

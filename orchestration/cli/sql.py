@@ -27,7 +27,7 @@ def sql(
     """Query the warehouse read-only, on one snapshot (imports keep landing meanwhile)."""
     import duckdb
 
-    from orchestration.warehouse.reader import NoWarehouse, query_warehouse
+    from core.warehouse.reader import NoWarehouse, query_warehouse
 
     settings = load_settings(data_dir)
     if print_attach:
@@ -56,7 +56,7 @@ def sql(
 
 def _print_attach(settings: Settings) -> None:
     from core import private_postgres
-    from orchestration.warehouse.lake import LakeLocation, setup_statements
+    from core.warehouse.lake import LakeLocation, setup_statements
 
     try:
         url = private_postgres.resolve_url(settings.postgres_url, settings.postgres_dir)

@@ -1,5 +1,5 @@
 """The `warehouse_maintenance` job and its nightly schedule, visible (and runnable) in the
-Dagster UI: `orchestration/warehouse/maintenance.py` says what it does."""
+Dagster UI: `core/warehouse/maintenance.py` says what it does."""
 
 from datetime import timedelta
 
@@ -12,8 +12,8 @@ from dagster import (
     op,
 )
 
+from core.warehouse.maintenance import maintain
 from orchestration.resources import Warehouse
-from orchestration.warehouse.maintenance import maintain
 
 
 @op(description="Flush inlined rows, expire old snapshots, merge and rewrite files, clean up.")

@@ -19,7 +19,7 @@ from phonenumbers.phonenumberutil import COUNTRY_CODE_TO_REGION_CODE
 import orchestration.cli.main
 import orchestration.definitions
 import orchestration.runtime.code_server  # noqa: F401
-from orchestration.warehouse import lake
+from core.warehouse import lake
 from transforms.phone_plans import country_rules
 
 # Every calling code's validation rules, from phonenumbers' metadata (~40 ms). Pure Python: the

@@ -30,6 +30,9 @@ from core.control_store import ControlStore
 from core.control_store.legacy import LegacyStoreConflict, adopt_legacy_store
 from core.examples import SEED_EXAMPLE
 from core.settings import Settings
+from core.warehouse.lake import LakeLocation
+from core.warehouse.migration import prepare_warehouse
+from core.warehouse.relocation import follow_moved_data_dir
 from orchestration.runtime.instance import (
     InstanceDatabase,
     fail_interrupted_runs,
@@ -38,9 +41,6 @@ from orchestration.runtime.instance import (
 )
 from orchestration.runtime.legacy_history import LegacyHistoryConflict
 from orchestration.runtime.processes import CodeServerAddress, serve_command
-from orchestration.warehouse.lake import LakeLocation
-from orchestration.warehouse.migration import prepare_warehouse
-from orchestration.warehouse.relocation import follow_moved_data_dir
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CODE_SERVER = "code-server"

@@ -16,8 +16,8 @@ import psycopg
 import pytest
 
 from core.settings import Settings
-from orchestration.warehouse.lake import LakeLocation
-from orchestration.warehouse.reader import query_warehouse
+from core.warehouse.lake import LakeLocation
+from core.warehouse.reader import query_warehouse
 from tests.lake import fresh_database
 from tests.stack import make_stack
 

@@ -10,9 +10,9 @@ import duckdb
 import pytest
 
 from core.settings import Settings
-from orchestration.warehouse.lake import LakeLocation
-from orchestration.warehouse.relocation import follow_moved_data_dir
-from orchestration.warehouse.writer import open_warehouse
+from core.warehouse.lake import LakeLocation
+from core.warehouse.relocation import follow_moved_data_dir
+from core.warehouse.writer import open_warehouse
 from tests.lake import fresh_database
 from tests.stack import make_stack
 

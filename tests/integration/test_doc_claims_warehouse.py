@@ -15,7 +15,7 @@ import pytest
 from dagster import DagsterInstance
 
 from core.settings import Settings
-from orchestration.warehouse.reader import query_warehouse
+from core.warehouse.reader import query_warehouse
 from tests.lake import fresh_database, location, run_import
 
 pytestmark = pytest.mark.integration

@@ -27,11 +27,11 @@ from dagster import (
 from core.contracts import IMPORT_JOB, tags
 from core.landing import land_request, landing_path
 from core.settings import Settings
+from core.warehouse import lake
+from core.warehouse.writer import SCHEMA_VERSION, TABLES, open_warehouse
 from orchestration.assets import WAREHOUSE_TABLES, import_batch
 from orchestration.definitions import build_definitions
 from orchestration.resources import Warehouse
-from orchestration.warehouse import lake
-from orchestration.warehouse.writer import SCHEMA_VERSION, TABLES, open_warehouse
 from tests.lake import location, reading, warehouse_fields
 
 pytestmark = pytest.mark.integration

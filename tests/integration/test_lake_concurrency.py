@@ -26,8 +26,8 @@ from dagster_graphql import DagsterGraphQLClient
 from core.contracts import IMPORT_JOB, tags
 from core.landing import land_request
 from core.settings import Settings
+from core.warehouse.reader import query_warehouse
 from orchestration.runtime.stack import Child, prepare_deployment, start_children
-from orchestration.warehouse.reader import query_warehouse
 from tests.lake import location
 from tests.stack import free_port
 

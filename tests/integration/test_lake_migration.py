@@ -1,5 +1,5 @@
 """A single-file warehouse of an earlier release (`warehouse.duckdb`, schema versions 1-3) is
-moved into the lake once, at start (`orchestration/warehouse/migration.py`): every row, in one
+moved into the lake once, at start (`core/warehouse/migration.py`): every row, in one
 lake transaction that commits whole or leaves the lake as it was, and the old file is kept,
 unchanged, as `warehouse.duckdb.migrated`."""
 
@@ -14,8 +14,8 @@ import duckdb
 import pytest
 
 from core.settings import Settings
-from orchestration.warehouse.migration import MigrationRefused, migrated_name, prepare_warehouse
-from orchestration.warehouse.writer import ImportBatch, apply_import, open_warehouse
+from core.warehouse.migration import MigrationRefused, migrated_name, prepare_warehouse
+from core.warehouse.writer import ImportBatch, apply_import, open_warehouse
 from tests.lake import location, reading
 from transforms import contacts_frame, normalize_contacts
 

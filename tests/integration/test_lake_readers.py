@@ -19,8 +19,8 @@ import pytest
 from dagster import DagsterInstance
 
 from core.settings import Settings
+from core.warehouse.migration import prepare_warehouse
 from orchestration.resources import Warehouse
-from orchestration.warehouse.migration import prepare_warehouse
 from tests.lake import location, run_import, warehouse_fields
 from tests.stack import OLIAI
 
@@ -30,8 +30,8 @@ ORG = "org_acme"
 # An analyst's session: one transaction held open across imports, then a fresh one.
 ANALYST = """
 import sys
-from orchestration.warehouse import lake
-from orchestration.warehouse.lake import LakeLocation
+from core.warehouse import lake
+from core.warehouse.lake import LakeLocation
 con = lake.connect(LakeLocation(sys.argv[1], sys.argv[2]), read_only=True)
 count = "SELECT count(*) FROM contacts"
 con.begin()

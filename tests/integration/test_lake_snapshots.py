@@ -10,8 +10,8 @@ import pytest
 from dagster import DagsterInstance, DefaultScheduleStatus
 
 from core.settings import Settings
+from core.warehouse.maintenance import footprint
 from orchestration.definitions import build_definitions
-from orchestration.warehouse.maintenance import footprint
 from tests.lake import reading, run_import
 
 pytestmark = pytest.mark.integration

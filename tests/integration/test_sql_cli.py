@@ -20,7 +20,7 @@ import pytest
 
 from core import private_postgres
 from core.settings import Settings
-from orchestration.warehouse.writer import open_warehouse
+from core.warehouse.writer import open_warehouse
 from tests.lake import location, reading
 from tests.stack import OLIAI
 

@@ -9,7 +9,7 @@ import sys
 import duckdb
 import pytest
 
-from orchestration.warehouse import lake
+from core.warehouse import lake
 
 
 @pytest.mark.parametrize("name", sorted(lake.EXTENSION_PACKAGES))
@@ -51,7 +51,7 @@ def test_warming_up_leaves_the_extensions_mapped_and_no_duckdb_thread_behind() -
     # in them, and a lock it held would stay held. Counted in a fresh process, after Arrow.
     script = """
 import os, pathlib, pyarrow
-from orchestration.warehouse import lake
+from core.warehouse import lake
 threads = lambda: len(os.listdir('/proc/self/task'))
 before = threads()
 lake.warm_up()

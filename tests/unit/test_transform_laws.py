@@ -1,7 +1,7 @@
 """Laws of `contacts_frame` → `normalize_contacts` → `plan_upsert` over generated batches whose
 phone numbers are libphonenumber's example numbers of every supported region and number type.
 
-`apply` below is the warehouse step's use of a plan (orchestration/warehouse/writer.py), on a
+`apply` below is the warehouse step's use of a plan (core/warehouse/writer.py), on a
 dict: read the organization's rows for the batch's phones, plan, write every planned row back,
 keeping who created an existing contact.
 """

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import duckdb
 
-from orchestration.warehouse import lake
-from orchestration.warehouse.lake import LakeLocation
-from orchestration.warehouse.writer import TABLES, open_warehouse
+from core.warehouse import lake
+from core.warehouse.lake import LakeLocation
+from core.warehouse.writer import TABLES, open_warehouse
 
 # The tables an old file holds; every version's columns are a subset of today's, a missing one
 # (a value written before sequences existed) is null, as the old migrations made it.

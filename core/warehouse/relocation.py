@@ -14,7 +14,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from orchestration.warehouse.lake import METADATA_SCHEMA, LakeLocation
+from core.warehouse.lake import METADATA_SCHEMA, LakeLocation
 
 
 def follow_moved_data_dir(location: LakeLocation) -> str | None:

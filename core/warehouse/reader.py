@@ -9,9 +9,9 @@ from __future__ import annotations
 import duckdb
 import polars as pl
 
-from orchestration.warehouse import lake
-from orchestration.warehouse.lake import LakeLocation
-from orchestration.warehouse.writer import ImportCounts, committed_counts
+from core.warehouse import lake
+from core.warehouse.lake import LakeLocation
+from core.warehouse.writer import ImportCounts, committed_counts
 
 
 class NoWarehouse(Exception):

@@ -17,8 +17,8 @@ from datetime import timedelta
 
 import duckdb
 
-from orchestration.warehouse.lake import ALIAS
-from orchestration.warehouse.writer import retrying_conflicts
+from core.warehouse.lake import ALIAS
+from core.warehouse.writer import retrying_conflicts
 
 CATALOG = f"__ducklake_metadata_{ALIAS}.ducklake"
 # Every file with a deleted row is rewritten: each import deletes a few rows of many files, which

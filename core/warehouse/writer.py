@@ -20,8 +20,8 @@ from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_random
 
 from core.contracts.import_options import ApplyOptions
 from core.contracts.status import status_from_counts
-from orchestration.warehouse import lake
-from orchestration.warehouse.lake import LakeLocation
+from core.warehouse import lake
+from core.warehouse.lake import LakeLocation
 from transforms import plan_upsert
 
 # Of the lake. The single-file warehouse before it had versions 1-3 (`legacy.py` moves one in).
