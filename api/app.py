@@ -11,7 +11,6 @@ from litestar import Litestar, Request
 from litestar.di import Provide
 from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
@@ -22,6 +21,7 @@ from api.controllers.health import HealthController
 from api.controllers.imports import ImportsController
 from api.controllers.ui import UIController, root
 from api.dagster_gateway import DagsterGateway
+from api.docs_page import docs_page
 from api.openapi import TimestampSchema
 from api.problems import Problem, internal_error_handler, problem_details_plugin
 from api.services import ImportService
@@ -110,7 +110,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             title="OliAI Contacts Imports API",
             version="1.0.0",
             path="/schema",
-            render_plugins=[ScalarRenderPlugin()],
+            render_plugins=[docs_page()],
             components=Components(
                 security_schemes={
                     "bearer": SecurityScheme(type="http", scheme="bearer"),

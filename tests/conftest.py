@@ -13,6 +13,9 @@ from orchestration.runtime.instance import instance_environment
 from tests.lake import fresh_database, postgres_server
 from tests.stack import Stack, running_stack
 
+# The `browser` fixture (Debian's Chromium) of the browser tests.
+pytest_plugins = ["tests.browser"]
+
 # No per-example deadline: on a busy 2-core machine one slow example is load, not a bug.
 # HYPOTHESIS_PROFILE picks another registered profile (e.g. Hypothesis' own "default").
 settings.register_profile("oliai", deadline=None, max_examples=100)
