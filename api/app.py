@@ -28,6 +28,7 @@ from api.services import ImportService
 from api.sign_in import SignInService
 from api.submitter import RunSubmitter
 from api.ui_auth import LoginThrottle, csrf_middleware, session_config, session_store
+from api.ui_format import register_filters
 from core.contracts.timestamps import Timestamp
 from core.control_store import ControlStore
 from core.settings import Settings
@@ -103,7 +104,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
             csrf_middleware(settings.resolved_data_dir, settings.cookie_secure),
         ],
         stores={"sessions": sessions},
-        template_config=TemplateConfig(directory=UI_DIR / "templates", engine=JinjaTemplateEngine),
+        template_config=TemplateConfig(
+            directory=UI_DIR / "templates",
+            engine=JinjaTemplateEngine,
+            engine_callback=register_filters,
+        ),
         lifespan=[lifespan],
         request_max_body_size=settings.max_body_bytes,
         openapi_config=OpenAPIConfig(

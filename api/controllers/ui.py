@@ -14,19 +14,24 @@ from urllib.parse import quote
 
 import anyio
 from litestar import Controller, Request, Response, get, post
+from litestar.datastructures import CacheControlHeader
 from litestar.di import Provide
 from litestar.enums import RequestEncodingType
+from litestar.exceptions import HTTPException
 from litestar.params import Body, Parameter
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_303_SEE_OTHER
 
 from api.downloads import csv_attachment
+from api.errors import ServiceError
 from api.failed_rows import failed_rows_csv
 from api.schemas import ImportSummary
 from api.services import ImportService
 from api.sign_in import SignInService, Throttled, WrongCredentials
 from api.ui_auth import SessionUser, session_user, sign_in
+from api.ui_errors import error_page
 from api.uploads import MAX_FILE_BYTES, file_row
+from client.contact_files import HEADER_ALIASES
 from client.spreadsheet_safety import spreadsheet_safe
 from core.contracts.status import TERMINAL, ImportStatus
 from core.control_store import ControlStore
@@ -74,17 +79,28 @@ def _is_live(status: str) -> bool:
 class UIController(Controller):
     path = "/ui"
     include_in_schema = False
-    exception_handlers = {LoginRequired: _login_redirect}  # noqa: RUF012
+    exception_handlers = {  # noqa: RUF012
+        LoginRequired: _login_redirect,
+        ServiceError: error_page,
+        HTTPException: error_page,
+    }
+    # Signed-in pages are private and live: Back after sign-out must not show them from cache.
+    cache_control = CacheControlHeader(no_store=True)
     # Resolved only for handlers that take `user`: those pages need a signed-in user.
     dependencies = {"user": Provide(provide_ui_user, sync_to_thread=True)}  # noqa: RUF012
 
     @get("/login", sync_to_thread=True)
     def login_page(
-        self, request: Request[Any, Any, Any], store: ControlStore, next: str | None = None
+        self,
+        request: Request[Any, Any, Any],
+        store: ControlStore,
+        next: str | None = None,
+        signed_out: Annotated[bool, Parameter(query="signedOut")] = False,
     ) -> Response[Any]:
         if session_user(request, store) is not None:
             return Redirect(_safe_next(next), status_code=HTTP_303_SEE_OTHER)
-        return Template("login.html", context={"next": _safe_next(next), "email": ""})
+        context = {"next": _safe_next(next), "email": "", "signed_out": signed_out}
+        return Template("login.html", context=context)
 
     @post("/login", status_code=HTTP_303_SEE_OTHER)
     async def login(
@@ -120,7 +136,7 @@ class UIController(Controller):
     @post("/logout", status_code=HTTP_303_SEE_OTHER)
     async def logout(self, request: Request[Any, Any, Any]) -> Redirect:
         request.clear_session()
-        return Redirect("/ui/login", status_code=HTTP_303_SEE_OTHER)
+        return Redirect("/ui/login?signedOut=true", status_code=HTTP_303_SEE_OTHER)
 
     @get(
         "/imports",
@@ -167,7 +183,11 @@ class UIController(Controller):
     def new_import_page(self, user: SessionUser) -> Template:
         return Template(
             "new_import.html",
-            context={"user": user, "max_mib": MAX_FILE_BYTES // (1024 * 1024)},
+            context={
+                "user": user,
+                "max_mib": MAX_FILE_BYTES // (1024 * 1024),
+                "aliases": HEADER_ALIASES,
+            },
         )
 
     @get(

@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, expect
+from playwright.sync_api import Browser, Page, expect
 
 from tests.browser import shoot
 from tests.stack import Stack
@@ -94,7 +94,10 @@ def test_sign_in_upload_watch_download_sign_out(
         shoot(page, "05-imports-list")
 
         page.click("#sign-out")
-        expect(page).to_have_url(stack.api_url + "/ui/login")
+        expect(page).to_have_url(stack.api_url + "/ui/login?signedOut=true")
+        expect(page.locator("#signed-out")).to_have_text("You are signed out.")
+        page.go_back()  # pages are no-store: Back asks again, and is sent to sign in
+        expect(page).to_have_url(f"{stack.api_url}/ui/login?next=/ui/imports")
         for path in ("/ui/imports", f"/ui/imports/{import_id}", "/ui/imports/new"):
             page.goto(stack.api_url + path)
             expect(page).to_have_url(f"{stack.api_url}/ui/login?next={path}")
@@ -123,5 +126,57 @@ def test_upload_problem_is_shown_on_the_form(
         expect(page.locator("#upload-error")).to_contain_text("no phoneNumber column")
         expect(page).to_have_url(stack.api_url + "/ui/imports/new")
         shoot(page, "07-upload-error")
+    finally:
+        context.close()
+
+
+# The elements that reach past the window's right edge, to say what overflows.
+_OVERFLOWING = """() => [...document.querySelectorAll("body *")]
+    .filter((e) => e.getBoundingClientRect().right > window.innerWidth + 0.5)
+    .slice(0, 5).map((e) => e.tagName + "." + e.className + "#" + e.id)"""
+
+
+def no_sideways_scroll(page: Page) -> None:
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= page.viewport_size["width"], (page.url, width, page.evaluate(_OVERFLOWING))  # type: ignore[index]
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_pages_fit_the_screen(stack: Stack, browser: Browser, width: int) -> None:
+    """Every page at a desktop's and a phone's width: nothing overflows; on a phone the lists
+    are cards whose long ids are cut with the whole value on hover."""
+    email, org = new_user(stack)
+    key = stack.new_org_key(org)
+    long_name = "Priya " + "Sharma-" * 30  # within the 256-character limit
+    body = {"contacts": [{"name": long_name, "phoneNumber": "+919876543210"},
+                         {"name": "Bad", "phoneNumber": "12345" * 20}]}  # fmt: skip
+    import_id = stack.post_import(body, key).json()["importId"]
+    stack.wait_for_terminal(import_id, key)
+    context = browser.new_context(viewport={"width": width, "height": 844})
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    try:
+        page.goto(stack.api_url + "/ui/login")
+        no_sideways_scroll(page)
+        page.fill("input[name=email]", email)
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button[type=submit]")
+        expect(page).to_have_url(stack.api_url + "/ui/imports")
+        cell = page.locator(f"tr[data-import-id='{import_id}'] a")
+        expect(cell).to_have_attribute("title", import_id)
+        no_sideways_scroll(page)
+        shoot(page, f"list-{width}")
+        cell.click()
+        expect(page.locator("#import-status")).to_have_attribute(
+            "data-status", "COMPLETED_WITH_ERRORS"
+        )
+        no_sideways_scroll(page)
+        shoot(page, f"detail-{width}")
+        page.goto(stack.api_url + "/ui/imports/new")
+        no_sideways_scroll(page)
+        shoot(page, f"new-import-{width}")
+        page.goto(stack.api_url + "/ui/imports/imp_000000000000000000000000")
+        expect(page.locator("#error-page")).to_have_attribute("data-status", "404")
+        no_sideways_scroll(page)
     finally:
         context.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import secrets
 from collections.abc import Iterator
 from contextlib import closing
 
@@ -92,7 +93,8 @@ def test_forms_without_the_csrf_token_are_refused(stack: Stack) -> None:
         ):
             response = client.post(path, data=data)
             assert response.status_code == 403, (path, response.text)
-            assert "CSRF" in response.json()["detail"]
+            assert response.headers["content-type"].startswith("text/html")
+            assert "The form expired" in response.text
         response = upload(client, None, "c.csv", b"name,phone\nAna,+34612345678\n")
         assert response.status_code == 403
         assert "CSRF" in response.json()["detail"]
@@ -278,3 +280,46 @@ def test_upload_goes_through_the_bulk_path(stack: Stack, session: tuple) -> None
         sorted((int(row[0]), int(row[1]), row[2], row[3], row[5] or None) for row in lines)
         == expected
     )
+
+
+def test_problems_on_pages_are_pages_of_the_ui(stack: Stack) -> None:
+    """Unknown and another organization's import: the same 404 page; a bad page number: 400;
+    never the API's JSON. Every page is no-store."""
+    email, _ = new_user(stack)
+    others = stack.new_org_key("ui-other-" + secrets.token_hex(3))
+    foreign = stack.post_import(
+        {"contacts": [{"name": "A", "phoneNumber": "+34612345678"}]}, others
+    )
+    foreign_id = foreign.json()["importId"]
+    client, _token = signed_in(stack, email)
+    with closing(client):
+        pages = {}
+        for path in (f"/ui/imports/{foreign_id}", "/ui/imports/imp_000000000000000000000000"):
+            response = client.get(path)
+            assert response.status_code == 404, response.text
+            assert response.headers["content-type"].startswith("text/html")
+            assert response.headers["cache-control"] == "no-store"
+            pages[path] = response.text.replace(path.rsplit("/", 1)[1], "ID")
+        assert len(set(pages.values())) == 1
+        assert "There is no such import in your organization." in response.text
+        response = client.get("/ui/imports?page=0")
+        assert response.status_code == 400
+        assert "This address is not valid" in response.text
+        for path in ("/ui/imports", "/ui/imports/new"):
+            assert client.get(path).headers["cache-control"] == "no-store", path
+
+
+def test_counts_are_written_for_people(stack: Stack) -> None:
+    email, org = new_user(stack)
+    key = stack.new_org_key(org)
+    contacts = [{"name": f"C{i}", "phoneNumber": f"+3461{i:07d}"} for i in range(1_200)]
+    import_id = stack.post_import({"contacts": contacts}, key).json()["importId"]
+    status = stack.wait_for_terminal(import_id, key)
+    client, _token = signed_in(stack, email)
+    with closing(client):
+        detail = client.get(f"/ui/imports/{import_id}").text
+        listing = client.get("/ui/imports").text
+    assert status["total"] == 1_200
+    assert '<dd id="count-total">1,200</dd>' in detail
+    assert "1 import" in listing
+    assert "1 imports" not in listing
