@@ -189,6 +189,16 @@ class ImportService:
             )
         return pl.read_parquet(path)
 
+    def duplicate_rows(self, org_id: str, import_id: str) -> int | None:
+        """Valid rows whose number an earlier row of the same import has (merged into that
+        contact, counted as updated); None until the rows are checked."""
+        self._record(org_id, import_id)
+        path = staging.valid_contacts_path(self._staging_dir, import_id)
+        if not path.exists():
+            return None
+        phones = pl.read_parquet(path, columns=["phone_number"])["phone_number"]
+        return phones.len() - phones.n_unique()
+
     def failed_rows(self, org_id: str, import_id: str) -> list[FailedRow]:
         """Every failed row as it was sent, with its errors (`api.failed_rows`)."""
         record = self._record(org_id, import_id)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import io
 from typing import Annotated, Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import anyio
 from litestar import Controller, Request, Response, get, post
@@ -29,16 +29,19 @@ from api.schemas import ImportSummary
 from api.services import ImportService
 from api.sign_in import SignInService, Throttled, WrongCredentials
 from api.ui_auth import SessionUser, session_user, sign_in
+from api.ui_detail import error_groups, errors_window, webhook_state
 from api.ui_errors import error_page
 from api.uploads import MAX_FILE_BYTES, file_row
 from client.contact_files import HEADER_ALIASES
 from client.spreadsheet_safety import spreadsheet_safe
 from core.contracts.status import TERMINAL, ImportStatus
 from core.control_store import ControlStore
+from transforms.errors import RowErrorCode
 
-ERRORS_SHOWN = 100
 PAGE_SIZE = 20
 Page = Annotated[int, Parameter(ge=1, le=1_000_000)]
+ErrorsPage = Annotated[int, Parameter(query="errorsPage", ge=1, le=1_000_000)]
+ErrorCodeFilter = Annotated[RowErrorCode | None, Parameter(query="code")]
 
 
 class LoginRequired(Exception):
@@ -201,8 +204,12 @@ class UIController(Controller):
         import_service: ImportService,
         store: ControlStore,
         dagster_url: str,
+        code: ErrorCodeFilter = None,
+        errors_page: ErrorsPage = 1,
     ) -> Template:
-        context = self._detail_context(user, import_id, import_service, store, dagster_url)
+        context = self._detail_context(
+            user, import_id, import_service, store, dagster_url, code, errors_page
+        )
         return Template("import_detail.html", context={"user": user, **context})
 
     @get(
@@ -216,8 +223,12 @@ class UIController(Controller):
         import_service: ImportService,
         store: ControlStore,
         dagster_url: str,
+        code: ErrorCodeFilter = None,
+        errors_page: ErrorsPage = 1,
     ) -> Template:
-        context = self._detail_context(user, import_id, import_service, store, dagster_url)
+        context = self._detail_context(
+            user, import_id, import_service, store, dagster_url, code, errors_page
+        )
         return Template("_import_detail_live.html", context=context)
 
     @staticmethod
@@ -227,26 +238,24 @@ class UIController(Controller):
         service: ImportService,
         store: ControlStore,
         dagster_url: str,
+        code: RowErrorCode | None,
+        errors_page: int,
     ) -> dict[str, Any]:
         item: ImportSummary = service.summary(user.org_id, import_id)
         upload = store.users.uploads_for(user.org_id, [import_id]).get(import_id)
-        errors = service.row_error_page(user.org_id, import_id, 1, ERRORS_SHOWN)
-        rows = [
-            {
-                "row_index": error.row_index,
-                "file_row": file_row(upload.row_map, error.row_index) if upload else None,
-                "field": error.field,
-                "code": error.code,
-                "message": error.message,
-                "value": error.value,
-            }
-            for error in errors.data
-        ]
+        errors = service.row_errors(user.org_id, import_id)
+        query = {"code": code.value} if code else {}
         return {
             "item": item,
             "upload": upload,
-            "errors": rows,
-            "error_total": errors.total,
+            "error_total": errors.height,
+            "groups": error_groups(errors),
+            "code": code,
+            "errors": errors_window(errors, upload, code, errors_page),
+            "query": urlencode({**query, "errorsPage": errors_page}),
+            "code_query": urlencode(query),
+            "duplicates": service.duplicate_rows(user.org_id, import_id),
+            "webhook": webhook_state(service.webhook_deliveries(user.org_id, import_id)),
             "live": _is_live(item.status),
             "run_url": f"{dagster_url.rstrip('/')}/runs/{item.run_id}" if item.run_id else None,
         }
