@@ -9,16 +9,21 @@ import msgspec
 
 from client.schemas import (
     MAX_CONTACTS,
+    ChangedField,
     DryRunReport,
     DryRunRow,
     FailedRow,
     FailedRowList,
+    FieldChange,
     ImportAccepted,
     ImportList,
     ImportStatusView,
     ImportSummary,
+    RowAction,
+    RowDiff,
     RowError,
     RowErrorList,
+    RowProblem,
 )
 from core.contracts.import_options import ImportMode
 from core.contracts.timestamps import Timestamp, timestamp
@@ -27,10 +32,12 @@ from core.control_store.webhooks import WebhookEventRecord
 __all__ = [
     "MAX_CONTACTS",
     "BulkImportRequest",
+    "ChangedField",
     "DryRunReport",
     "DryRunRow",
     "FailedRow",
     "FailedRowList",
+    "FieldChange",
     "FieldProblem",
     "FileImportRequest",
     "Health",
@@ -39,8 +46,11 @@ __all__ = [
     "ImportStatusView",
     "ImportSummary",
     "ProblemDocument",
+    "RowAction",
+    "RowDiff",
     "RowError",
     "RowErrorList",
+    "RowProblem",
     "WebhookAttemptView",
     "WebhookDeliveryList",
     "WebhookEventView",

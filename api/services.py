@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,32 +23,42 @@ from api.errors import (
 from api.failed_rows import failed_rows
 from api.schemas import (
     MAX_CONTACTS,
+    ChangedField,
     DryRunReport,
     DryRunRow,
     FailedRow,
     FailedRowList,
+    FieldChange,
     ImportAccepted,
     ImportStatusView,
     ImportSummary,
+    RowAction,
+    RowDiff,
     RowError,
     RowErrorList,
+    RowProblem,
     WebhookEventView,
     webhook_event_view,
 )
 from api.submitter import RunSubmitter
 from api.validation import decode_bulk_request
 from core import landing, staging
+from core.contracts import acceptance_sequence
 from core.contracts.import_options import ApplyOptions
 from core.contracts.status import ImportStatus, import_outcome
 from core.contracts.status_view import status_fields
 from core.contracts.timestamps import Timestamp
 from core.control_store import ControlStore
 from core.control_store.imports import IdempotencyConflict, ImportRecord
+from core.warehouse.reader import ContactsReader
 from transforms import contacts_frame, normalize_contacts
+from transforms.row_diff import BatchDiff, diff_batch
 
 # The 202 says what the API reference's example says; the status endpoint then reports the run's
 # real state (PENDING while it waits in Dagster's queue).
 ACCEPTED_STATUS = ImportStatus.PROCESSING.value
+# The import a dry run is judged as: no real import has this id (theirs are `imp_` + hex).
+DRY_RUN_IMPORT_ID = "dry-run"
 
 
 class ImportService:
@@ -58,7 +69,9 @@ class ImportService:
         submitter: RunSubmitter,
         landing_dir: Path,
         staging_dir: Path,
+        contacts: ContactsReader,
     ) -> None:
+        self._contacts = contacts
         self._store = store
         self._gateway = gateway
         self._submitter = submitter
@@ -103,20 +116,29 @@ class ImportService:
         self._submitter.notify()
         return ImportAccepted(import_id=import_id, status=ACCEPTED_STATUS, total=total)
 
-    def dry_run(self, body: bytes) -> DryRunReport:
-        """The row rules on a bulk body, exactly as the import would apply them; writes nothing.
+    def dry_run(self, org_id: str, body: bytes) -> DryRunReport:
+        """The row rules on a bulk body, exactly as the import would apply them, and what each
+        row would do to the organization's contacts now; writes nothing.
 
         The same request-level checks as `accept_bulk` (so the same problems) but no store, no
-        landing file and no Dagster: a dry run works while the orchestrator is down.
+        landing file and no Dagster: a dry run works while the orchestrator is down. The batch is
+        planned as the organization's next import (accepted now, after every import before it)
+        over its contacts read in one lake snapshot, which never waits for an import's write.
         """
         request = decode_bulk_request(body)
         options = ApplyOptions.of(request.default_country, request.mode)
         normalized = normalize_contacts(contacts_frame(request.contacts), options.default_country)
         valid = normalized.valid
-        metadata = msgspec.json.decode(
-            b"[" + ",".join(valid["metadata"].to_list()).encode() + b"]",
-            type=list[dict[str, Any]],
+        diff = diff_batch(
+            valid,
+            normalized.errors,
+            self._contacts.contacts(org_id, valid["phone_number"]),
+            DRY_RUN_IMPORT_ID,
+            acceptance_sequence(datetime.now(UTC)),
+            may_create=options.mode.creates,
+            may_update=options.mode.updates,
         )
+        metadata = _json_values(valid["metadata"].to_list())
         rows = [
             DryRunRow(
                 row_index=row_index,
@@ -131,13 +153,18 @@ class ImportService:
                 strict=True,
             )
         ]
+        errors = [RowError(**row) for row in normalized.errors.iter_rows(named=True)]
         return DryRunReport(
             total=normalized.total,
             valid=valid.height,
             failed=normalized.failed,
             error_count=normalized.errors.height,
             rows=rows,
-            errors=[RowError(**row) for row in normalized.errors.iter_rows(named=True)],
+            errors=errors,
+            created=diff.plan.created,
+            updated=diff.plan.updated,
+            skipped=diff.plan.skipped,
+            diff=_row_diffs(diff, errors),
         )
 
     def _replay(self, existing: ImportRecord, request_hash: str) -> ImportAccepted:
@@ -250,3 +277,37 @@ def _status_view(record: ImportRecord, run: RunView | None) -> ImportStatusView:
     )
     fields = status_fields(outcome, run.end_time if run else None)
     return ImportStatusView(id=record.id, **msgspec.structs.asdict(fields))
+
+
+def _json_values(texts: list[str]) -> list[Any]:
+    """JSON texts decoded in one call, as the wire shows them."""
+    return msgspec.json.decode(b"[" + ",".join(texts).encode() + b"]", type=list[Any])
+
+
+def _row_diffs(diff: BatchDiff, errors: list[RowError]) -> list[RowDiff]:
+    """The wire shape of `diff.rows`: values decoded, each failed row with its errors."""
+    problems: dict[int, list[RowProblem]] = {}
+    for error in errors:
+        problems.setdefault(error.row_index, []).append(
+            RowProblem(field=error.field, code=error.code, message=error.message)
+        )
+    changes = [change for row in diff.rows for change in row.changes]
+    values = iter(_json_values([text for c in changes for text in (c.old or "null", c.new)]))
+    return [
+        RowDiff(
+            row_index=row.row_index,
+            action=RowAction(row.action.value),
+            phone_number=row.phone_number,
+            changes=[
+                FieldChange(
+                    field=ChangedField(change.field.value),
+                    key=change.key,
+                    old=next(values),
+                    new=next(values),
+                )
+                for change in row.changes
+            ],
+            errors=problems.get(row.row_index, []),
+        )
+        for row in diff.rows
+    ]

@@ -271,7 +271,7 @@ class ImportsClient(_Calls):
         webhook_url: str | None = None,
         options: ApplyOptions = DEFAULT_OPTIONS,
     ) -> DryRunReport:
-        """Validate and normalize without creating anything (`?dryRun=true`)."""
+        """Validate, normalize and say what each row would do; create nothing (`dryRun=true`)."""
         return self._send(self._dry_run(contacts, audience_id, webhook_url, options))
 
     def get_status(self, import_id: str) -> ImportStatusView:
@@ -359,7 +359,7 @@ class AsyncImportsClient(_Calls):
         webhook_url: str | None = None,
         options: ApplyOptions = DEFAULT_OPTIONS,
     ) -> DryRunReport:
-        """Validate and normalize without creating anything (`?dryRun=true`)."""
+        """Validate, normalize and say what each row would do; create nothing (`dryRun=true`)."""
         return await self._send(self._dry_run(contacts, audience_id, webhook_url, options))
 
     async def get_status(self, import_id: str) -> ImportStatusView:

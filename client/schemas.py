@@ -7,7 +7,8 @@ and decoded with `dec_hook`, as `client.operations` does.
 
 from __future__ import annotations
 
-from typing import Any
+from enum import StrEnum
+from typing import Annotated, Any
 
 import msgspec
 
@@ -17,14 +18,18 @@ MAX_CONTACTS = 10_000
 
 __all__ = [
     "MAX_CONTACTS",
+    "ChangedField",
     "DryRunReport",
     "DryRunRow",
     "FailedRow",
     "FailedRowList",
+    "FieldChange",
     "ImportAccepted",
     "ImportList",
     "ImportStatusView",
     "ImportSummary",
+    "RowAction",
+    "RowDiff",
     "RowError",
     "RowErrorList",
     "RowProblem",
@@ -115,11 +120,50 @@ class DryRunRow(msgspec.Struct, rename="camel"):
     metadata: dict[str, Any]
 
 
-class DryRunReport(msgspec.Struct, rename="camel"):
-    """`?dryRun=true`: the row rules applied to the request; nothing is created.
+class RowAction(StrEnum):
+    """What a dry run's row would do against the warehouse as it is now (`transforms.row_diff`
+    decides it; the two enums spell the same values)."""
 
-    `rows` lists the valid rows (normalized), `errors` every row error. Whether a valid row
-    would create or update a contact depends on the warehouse, so it is not reported.
+    CREATE = "create"
+    UPDATE = "update"
+    SKIP = "skip"
+    FAIL = "fail"
+
+
+class ChangedField(StrEnum):
+    NAME = "name"
+    LANGUAGE = "language"
+    METADATA = "metadata"
+
+
+class FieldChange(msgspec.Struct, rename="camel"):
+    """One value a row would change: `name`, `language`, or one `metadata` key (`key`)."""
+
+    field: ChangedField
+    key: Annotated[str | None, msgspec.Meta(description="The metadata key; null otherwise.")]
+    old: Annotated[Any, msgspec.Meta(description="The value before; null: none (or null).")]
+    new: Any
+
+
+class RowDiff(msgspec.Struct, rename="camel"):
+    """What one row of the request would do, in `rowIndex` order: `changes` for create and
+    update (an update with none rewrites the same values: the import counts it updated),
+    `errors` for fail."""
+
+    row_index: int
+    action: RowAction
+    phone_number: str | None
+    changes: list[FieldChange]
+    errors: list[RowProblem]
+
+
+class DryRunReport(msgspec.Struct, rename="camel"):
+    """`?dryRun=true`: the row rules applied to the request, and what each row would do to the
+    organization's contacts as they are now; nothing is created.
+
+    `rows` lists the valid rows (normalized), `errors` every row error, `diff` every row's action
+    and changes. `created`, `updated`, `skipped` and `failed` are what the import, accepted
+    next, would report (total = created + updated + skipped + failed).
     """
 
     total: int
@@ -128,3 +172,7 @@ class DryRunReport(msgspec.Struct, rename="camel"):
     error_count: int
     rows: list[DryRunRow]
     errors: list[RowError]
+    created: int
+    updated: int
+    skipped: int
+    diff: list[RowDiff]

@@ -65,7 +65,8 @@ class ImportsController(Controller):
         responses={
             HTTP_200_OK: ResponseSpec(
                 data_container=DryRunReport,
-                description="Dry run (`dryRun=true`): the row rules' results; nothing created",
+                description="Dry run (`dryRun=true`): the row rules' results and what each row "
+                "would do to the organization's contacts now; nothing created",
             ),
             **problem_responses(400, 401, 409, 413, 415, 422, 429, 503),
         },
@@ -85,7 +86,9 @@ class ImportsController(Controller):
                 query="dryRun",
                 required=False,
                 description="Validate and normalize only: answer 200 with every row's normalized "
-                "values and errors, and create nothing (no import, no key reservation).",
+                "values and errors, and what each would do (create, update with its changes, "
+                "skip, fail) against the contacts as they are now, with the totals the import "
+                "would report; create nothing (no import, no key reservation).",
             ),
         ] = False,
     ) -> Response[ImportAccepted]:
@@ -98,7 +101,7 @@ class ImportsController(Controller):
         require_json_body(request)
         body = await request.body()
         if dry_run:
-            report = await anyio.to_thread.run_sync(import_service.dry_run, body)
+            report = await anyio.to_thread.run_sync(import_service.dry_run, org_id, body)
             # Documented as the 200 response above; the annotation describes the 202.
             return cast("Response[ImportAccepted]", Response(report, status_code=HTTP_200_OK))
         accepted = await anyio.to_thread.run_sync(

@@ -218,20 +218,19 @@ def print_summary(summary: RunSummary, out: Console, err: Console) -> None:
 
 def print_dry_run(summary: DryRunSummary, out: Console) -> None:
     totals = Table(title=f"oliai import --dry-run {summary.path.name}")
-    for header in ("Contacts", "Valid", "Failed", "Row errors", "Batches"):
+    columns = {
+        "Contacts": summary.total,
+        "Valid": summary.valid,
+        "Would create": summary.created,
+        "Would update": summary.updated,
+        "Would skip": summary.skipped,
+        "Would fail": summary.failed,
+        "Row errors": summary.error_count,
+        "Batches": summary.batches,
+    }
+    for header in columns:
         totals.add_column(header, justify="right")
-    totals.add_row(
-        *(
-            _count(value)
-            for value in (
-                summary.total,
-                summary.valid,
-                summary.failed,
-                summary.error_count,
-                summary.batches,
-            )
-        )
-    )
+    totals.add_row(*(_count(value) for value in columns.values()))
     out.print(totals)
     if summary.by_code:
         codes = Table(title="Row errors by field and code")
@@ -250,8 +249,8 @@ def print_dry_run(summary: DryRunSummary, out: Console) -> None:
         out.print(sample)
         out.print(f"All row errors: {summary.errors_path}", highlight=False)
     out.print(
-        "Nothing was imported. Whether a valid row would create or update a contact depends on "
-        "the contacts already stored, so a dry run cannot tell.",
+        "Nothing was imported. Each batch was judged against the contacts stored now: a number "
+        "repeated in a later batch counts as created in each.",
         highlight=False,
     )
 

@@ -107,6 +107,10 @@ class DryRunSummary:
     valid: int
     failed: int
     error_count: int
+    # What the import would do, each batch judged against the contacts stored now.
+    created: int
+    updated: int
+    skipped: int
     by_code: Counter[tuple[str, str]]
     sample: list[tuple[int, RowError]]
     errors_path: Path
@@ -125,6 +129,9 @@ class DryRunSummary:
             "valid": self.valid,
             "failed": self.failed,
             "errorCount": self.error_count,
+            "created": self.created,
+            "updated": self.updated,
+            "skipped": self.skipped,
             "errorsByCode": [
                 {"field": field_name, "code": code, "count": count}
                 for (field_name, code), count in self.by_code.most_common()

@@ -331,6 +331,9 @@ class BatchImporter:
             valid=0,
             failed=0,
             error_count=0,
+            created=0,
+            updated=0,
+            skipped=0,
             by_code=Counter(),
             sample=[],
             errors_path=errors_path(path, dry_run=True),
@@ -352,6 +355,9 @@ class BatchImporter:
                 summary.valid += report.valid
                 summary.failed += report.failed
                 summary.error_count += report.error_count
+                summary.created += report.created
+                summary.updated += report.updated
+                summary.skipped += report.skipped
                 summary.by_code.update((error.field, error.code) for error in report.errors)
                 for error in report.errors[: max(0, 20 - len(summary.sample))]:
                     summary.sample.append((batch.rows[error.row_index].row_number, error))

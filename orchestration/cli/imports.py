@@ -87,7 +87,12 @@ def import_file(
         str, typer.Option("--listen", help="HOST:PORT of the webhook receiver (0: any port).")
     ] = "127.0.0.1:0",
     dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Validate and normalize only; create nothing.")
+        bool,
+        typer.Option(
+            "--dry-run",
+            help="Validate, normalize and report what each batch would create, update, skip "
+            "or fail against the contacts stored now; create nothing.",
+        ),
     ] = False,
     continue_on_error: Annotated[
         bool, typer.Option("--continue-on-error", help="Go on after a batch ends FAILED.")

@@ -256,6 +256,10 @@ def test_dry_run_reports_what_the_import_then_records(stack: Stack, tmp_path: Pa
     assert code == 1, stderr
     assert summary["totals"]["failed"] == report["failed"]
     assert summary["totals"]["errorCount"] == report["errorCount"]
+    # What the dry run said each batch would do, the import did.
+    would = {name: report[name] for name in ("created", "updated", "skipped")}
+    assert would == {"created": 2, "updated": 1, "skipped": 0}  # Ana María twice
+    assert {name: summary["totals"][name] for name in would} == would
 
     def error_lines(csv_path: Path) -> list[tuple[str, ...]]:
         with open(csv_path, encoding="utf-8") as file:
@@ -283,7 +287,7 @@ def test_dry_run_reports_what_the_import_then_records(stack: Stack, tmp_path: Pa
         check=False,
     )
     assert "Row errors by field and code" in human.stdout
-    assert "cannot tell" in human.stdout
+    assert "Would create" in human.stdout
 
 
 def test_dry_run_endpoint_normalizes_and_creates_nothing(stack: Stack) -> None:
@@ -339,6 +343,8 @@ def test_python_client_example_in_the_docs_runs(stack: Stack, tmp_path: Path) ->
     )
     assert result.returncode == 0, result.stderr
     assert "COMPLETED" in result.stdout
+    assert "would create 2 update 0 skip 0\n" in result.stdout  # a new organization
+    assert "\n1 create name: None -> Ravi Kumar, language: None -> en-IN\n" in result.stdout
     assert len(history_ids(stack, key)) == 2  # the client's import and the file's one batch
 
 
