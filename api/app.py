@@ -31,6 +31,7 @@ from api.ui_auth import LoginThrottle, csrf_middleware, session_config, session_
 from core.contracts.timestamps import Timestamp
 from core.control_store import ControlStore
 from core.settings import Settings
+from core.warehouse.lake import LakeLocation
 
 UI_DIR = Path(__file__).parent
 
@@ -40,7 +41,14 @@ def create_app(settings: Settings | None = None) -> Litestar:
     store = ControlStore.from_url(settings.running_postgres_url)
     gateway = DagsterGateway(settings.resolved_dagster_url, str(settings.dagster_home))
     submitter = RunSubmitter(store, gateway)
-    service = ImportService(store, gateway, submitter, settings.landing_dir, settings.staging_dir)
+    service = ImportService(
+        store,
+        gateway,
+        submitter,
+        settings.landing_dir,
+        settings.staging_dir,
+        LakeLocation(settings.running_postgres_url, settings.resolved_lake_data_path),
+    )
     sign_in_service = SignInService(store, LoginThrottle())
     sessions = session_store(settings.resolved_data_dir)
 

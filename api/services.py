@@ -27,6 +27,7 @@ from api.schemas import (
     FailedRow,
     FailedRowList,
     ImportAccepted,
+    ImportPhoneSummary,
     ImportStatusView,
     ImportSummary,
     RowError,
@@ -43,6 +44,8 @@ from core.contracts.status_view import status_fields
 from core.contracts.timestamps import Timestamp
 from core.control_store import ControlStore
 from core.control_store.imports import IdempotencyConflict, ImportRecord
+from core.warehouse.lake import LakeLocation
+from core.warehouse.reader import read_phone_counts
 from transforms import contacts_frame, normalize_contacts
 
 # The 202 says what the API reference's example says; the status endpoint then reports the run's
@@ -58,12 +61,14 @@ class ImportService:
         submitter: RunSubmitter,
         landing_dir: Path,
         staging_dir: Path,
+        lake: LakeLocation,
     ) -> None:
         self._store = store
         self._gateway = gateway
         self._submitter = submitter
         self._landing_dir = landing_dir
         self._staging_dir = staging_dir
+        self._lake = lake
 
     def accept_bulk(
         self,
@@ -168,6 +173,17 @@ class ImportService:
         """One import as `GET /v1/imports` lists it (the Contacts UI's detail page)."""
         record = self._record(org_id, import_id)
         return _summary(record, self._gateway.latest_run(record.id))
+
+    def phone_summary(self, org_id: str, import_id: str) -> ImportPhoneSummary:
+        """The status fields and the phone counts the import's write kept in the lake (so they
+        outlive `oliai prune`); 409 until that write has committed."""
+        view = self.status(org_id, import_id)
+        counts = read_phone_counts(self._lake, import_id)
+        if counts is None:
+            raise RowsNotChecked(import_id)
+        return ImportPhoneSummary(
+            **msgspec.structs.asdict(view), phone_types=counts.types, phone_regions=counts.regions
+        )
 
     def webhook_deliveries(self, org_id: str, import_id: str) -> list[WebhookEventView]:
         self._record(org_id, import_id)

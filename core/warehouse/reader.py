@@ -1,10 +1,14 @@
-"""Read-only SQL on the lake: `oliai sql`, and the committed counts the sensor needs.
+"""Read-only SQL on the lake: `oliai sql`, the committed counts the sensor needs, and an
+import's phone counts for the API.
 
 A read-only connection sees one snapshot per transaction and never blocks, nor is blocked by,
 the imports writing meanwhile.
 """
 
 from __future__ import annotations
+
+import json
+from dataclasses import dataclass
 
 import duckdb
 import polars as pl
@@ -50,6 +54,37 @@ def query_warehouse(location: LakeLocation, query: str) -> pl.DataFrame:
         return con.sql(query).pl()
     finally:
         con.close()
+
+
+@dataclass(frozen=True)
+class PhoneCounts:
+    """An import's valid rows counted by phone type and by region; None for an import written
+    before lake schema 3, which kept none."""
+
+    types: dict[str, int] | None
+    regions: dict[str, int] | None
+
+
+def read_phone_counts(location: LakeLocation, import_id: str) -> PhoneCounts | None:
+    """The phone counts the import's committed write recorded, or None if it never committed."""
+    try:
+        con = _connect_reader(location)
+    except NoWarehouse:
+        return None
+    try:
+        rows = con.execute(
+            "SELECT phone_types::VARCHAR, phone_regions::VARCHAR FROM imports WHERE import_id = ?",
+            [import_id],
+        ).fetchall()
+    finally:
+        con.close()
+    if not rows:
+        return None
+    types, regions = rows[0]
+    return PhoneCounts(
+        types=None if types is None else json.loads(types),
+        regions=None if regions is None else json.loads(regions),
+    )
 
 
 def read_committed_counts(location: LakeLocation, import_id: str) -> ImportCounts | None:
