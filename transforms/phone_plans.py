@@ -45,6 +45,8 @@ TYPE_DESCS = (
     "fixed_line",
     "mobile",
 )
+# Those tried before fixed line: rarer, and any of them takes precedence.
+SPECIAL_TYPES = TYPE_DESCS[: TYPE_DESCS.index("fixed_line")]
 
 # Metadata patterns use only digits, classes, groups, alternation, repeats and `$` (in national
 # prefixes), which Python's re and Rust's regex read the same way on ASCII digits. A calling code
@@ -213,6 +215,8 @@ class BatchRules:
     types: str
     # One per number type, in `TYPE_DESCS` order (`_number_type_helper` given a valid number).
     type_descs: dict[str, str]
+    # Any of `SPECIAL_TYPES`.
+    special_types: str
     national_prefix: str
     viable: str
 
@@ -280,6 +284,15 @@ def batch_rules(codes: frozenset[str]) -> BatchRules:
             )
             for name in TYPE_DESCS
         },
+        special_types=_any_of(
+            [
+                region.types[name]
+                for region in regions
+                for name in SPECIAL_TYPES
+                if name in region.types
+            ],
+            full=True,
+        ),
         national_prefix=_any_of([prefix.pattern for prefix in prefixes], full=False, group=True),
         viable=_any_of([prefix.viable for prefix in prefixes], full=True),
     )

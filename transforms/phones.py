@@ -12,7 +12,7 @@ from transforms.phone_plans import (
     CALLING_CODE,
     MAX_NATIONAL_LENGTH,
     MIN_NATIONAL_LENGTH,
-    TYPE_DESCS,
+    SPECIAL_TYPES,
     BatchRules,
     batch_rules,
 )
@@ -227,18 +227,37 @@ def _lead(rules: BatchRules) -> pl.Expr:
     return pl.col("has_leading") & pl.col("row").str.contains(rules.leading)
 
 
-def _number_type(rules: BatchRules) -> pl.Expr:
-    """`_number_type_helper` of a valid number's row: the first description in its order that
-    matches, fixed line and mobile both being `fixed_line_or_mobile`."""
-    matches = {name: pl.col("row").str.contains(rules.type_descs[name]) for name in TYPE_DESCS}
-    fixed_line, mobile = matches.pop("fixed_line"), matches.pop("mobile")
-    # Each is null unless it matches, so the first non-null is the first match in order.
-    return pl.coalesce(
-        *(pl.when(match).then(pl.lit(name)) for name, match in matches.items()),
-        pl.when(fixed_line & mobile).then(pl.lit("fixed_line_or_mobile")),
-        pl.when(fixed_line).then(pl.lit("fixed_line")),
-        pl.when(mobile).then(pl.lit("mobile")),
-        pl.lit("unknown"),
+def _number_types(valid: pl.DataFrame, rules: BatchRules) -> pl.DataFrame:
+    """id and phone_type (`_number_type_helper`) of valid numbers, given their picked region's
+    rows: the first description in its order that matches, fixed line and mobile both being
+    `fixed_line_or_mobile`.
+
+    Most numbers are fixed lines or mobiles, so one regex of the other descriptions sets aside
+    the few that need each of them tried in order; of the rest, a number that is no fixed line is
+    a mobile (it is valid), and only fixed lines are tried as mobiles.
+    """
+    matches = {name: pl.col("row").str.contains(rules.type_descs[name]) for name in SPECIAL_TYPES}
+    special = pl.col("row").str.contains(rules.special_types)
+    fixed_line = pl.col("row").str.contains(rules.type_descs["fixed_line"])
+    mobile = pl.col("row").str.contains(rules.type_descs["mobile"])
+    common = valid.filter(special.not_()).with_columns(fixed=fixed_line)
+    return pl.concat(
+        [
+            # Each is null unless it matches, so the first non-null is the first match in order.
+            valid.filter(special).select(
+                "id",
+                phone_type=pl.coalesce(
+                    *(pl.when(match).then(pl.lit(name)) for name, match in matches.items())
+                ),
+            ),
+            common.filter("fixed").select(
+                "id",
+                phone_type=pl.when(mobile)
+                .then(pl.lit("fixed_line_or_mobile"))
+                .otherwise(pl.lit("fixed_line")),
+            ),
+            common.filter(pl.col("fixed").not_()).select("id", phone_type=pl.lit("mobile")),
+        ]
     )
 
 
@@ -298,7 +317,8 @@ def decide_phones(keys: pl.Series) -> pl.DataFrame:
     # An invalid number's code says why: its length (`is_possible_number_with_reason`).
     validity = _validity(main, rules)
     # Only valid numbers have a type: the type regexes run over their picked region's rows.
-    typed = validity.filter("valid").select("id", "region", phone_type=_number_type(rules))
+    valid = validity.filter("valid")
+    typed = valid.select("id", "region").join(_number_types(valid, rules), on="id")
     judged = (
         main.select("id", "key", "cc", "national", "length")
         .join(validity.select("id", "valid"), on="id", how="left")
