@@ -33,7 +33,7 @@ from core.contracts.timestamps import Timestamp
 from core.control_store import ControlStore
 from core.settings import Settings
 from core.warehouse.lake import LakeLocation
-from core.warehouse.reader import ContactsReader
+from core.warehouse.reader import LakeReader
 
 UI_DIR = Path(__file__).parent
 
@@ -43,12 +43,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
     store = ControlStore.from_url(settings.running_postgres_url)
     gateway = DagsterGateway(settings.resolved_dagster_url, str(settings.dagster_home))
     submitter = RunSubmitter(store, gateway)
-    # Dry runs read the lake: one read-only connection per API process (ContactsReader).
-    contacts = ContactsReader(
-        LakeLocation(settings.running_postgres_url, settings.resolved_lake_data_path)
-    )
+    # Dry runs and summaries read the lake: one read-only connection per API process.
+    lake = LakeReader(LakeLocation(settings.running_postgres_url, settings.resolved_lake_data_path))
     service = ImportService(
-        store, gateway, submitter, settings.landing_dir, settings.staging_dir, contacts
+        store, gateway, submitter, settings.landing_dir, settings.staging_dir, lake
     )
     sign_in_service = SignInService(store, LoginThrottle())
     sessions = session_store(settings.resolved_data_dir)
@@ -62,7 +60,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             yield
         finally:
             submitter.stop()
-            contacts.close()
+            lake.close()
             gateway.close()
             store.dispose()
 

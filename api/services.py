@@ -30,6 +30,7 @@ from api.schemas import (
     FailedRowList,
     FieldChange,
     ImportAccepted,
+    ImportPhoneSummary,
     ImportStatusView,
     ImportSummary,
     RowAction,
@@ -50,7 +51,7 @@ from core.contracts.status_view import status_fields
 from core.contracts.timestamps import Timestamp
 from core.control_store import ControlStore
 from core.control_store.imports import IdempotencyConflict, ImportRecord
-from core.warehouse.reader import ContactsReader
+from core.warehouse.reader import LakeReader
 from transforms import contacts_frame, normalize_contacts
 from transforms.row_diff import BatchDiff, diff_batch
 
@@ -69,14 +70,14 @@ class ImportService:
         submitter: RunSubmitter,
         landing_dir: Path,
         staging_dir: Path,
-        contacts: ContactsReader,
+        lake: LakeReader,
     ) -> None:
-        self._contacts = contacts
         self._store = store
         self._gateway = gateway
         self._submitter = submitter
         self._landing_dir = landing_dir
         self._staging_dir = staging_dir
+        self._lake = lake
 
     def accept_bulk(
         self,
@@ -132,7 +133,7 @@ class ImportService:
         diff = diff_batch(
             valid,
             normalized.errors,
-            self._contacts.contacts(org_id, valid["phone_number"]),
+            self._lake.contacts(org_id, valid["phone_number"]),
             DRY_RUN_IMPORT_ID,
             acceptance_sequence(datetime.now(UTC)),
             may_create=options.mode.creates,
@@ -195,6 +196,17 @@ class ImportService:
         """One import as `GET /v1/imports` lists it (the Contacts UI's detail page)."""
         record = self._record(org_id, import_id)
         return _summary(record, self._gateway.latest_run(record.id))
+
+    def phone_summary(self, org_id: str, import_id: str) -> ImportPhoneSummary:
+        """The status fields and the phone counts the import's write kept in the lake (so they
+        outlive `oliai prune`); 409 until that write has committed."""
+        view = self.status(org_id, import_id)
+        counts = self._lake.phone_counts(import_id)
+        if counts is None:
+            raise RowsNotChecked(import_id)
+        return ImportPhoneSummary(
+            **msgspec.structs.asdict(view), phone_types=counts.types, phone_regions=counts.regions
+        )
 
     def webhook_deliveries(self, org_id: str, import_id: str) -> list[WebhookEventView]:
         self._record(org_id, import_id)

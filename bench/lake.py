@@ -121,6 +121,9 @@ def contacts(indexes: Sequence[int], version: int) -> pl.DataFrame:
             ],
             "language": [LANGUAGES[(index + version) % len(LANGUAGES)] for index in indexes],
             "metadata": metadata,
+            # What phonenumbers says of every `phone(index)`.
+            "phone_type": ["fixed_line_or_mobile"] * len(indexes),
+            "phone_region": ["US"] * len(indexes),
         },
         schema=VALID_SCHEMA,
     )

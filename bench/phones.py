@@ -3,11 +3,13 @@
 Run: `python bench/phones.py` (`--quick`: a corpus of 200,000 keys, not 1,000,000).
 Seeded, so every run sees the same keys. It first times `parse_phones` (vectorized where exact,
 `parse_phone` for the rest) and the loop `check_phones` ran before, on mostly valid numbers of
-the 12 countries of bench/transforms.py and of every region; the loop again with phonenumbers'
-own pattern cache on (off by default: numbers of many regions then recompile phonenumbers'
-regexes, which outnumber Python's cache of 512). Then it checks every key of a corpus of
+the 12 countries of bench/transforms.py and of every region (both give each valid number's
+E.164, type and region); the loop again with phonenumbers' own pattern cache on (off by
+default: numbers of many regions then recompile phonenumbers' regexes, which outnumber Python's
+cache of 512). Then it checks every key of a corpus of
 example numbers, their neighbours and variants, random digits after every calling code and
-malformed keys (tests/phone_corpus.py): the exit status is 1 if any key disagrees.
+malformed keys (tests/phone_corpus.py), E.164 or error code, type and region: the exit
+status is 1 if any key disagrees.
 """
 
 import argparse
@@ -37,16 +39,17 @@ CORPUS = 1_000_000
 MIXES = {"12 countries": FEW_REGIONS, "all regions": None}
 
 
+# What both paths answer for a key; phonenumbers' `number_type` and `region_code_for_number`
+# of a valid number included.
+COMPARED = ("e164", "parse_code", "phone_type", "phone_region")
+
+
 def loop(keys: list[str]) -> pl.DataFrame:
     """What `check_phones` did before: `parse_phone` on every distinct key."""
-    results = [parse_phone(key) for key in keys]
     return pl.DataFrame(
-        {
-            "key": keys,
-            "e164": [e164 for e164, _ in results],
-            "parse_code": [code for _, code in results],
-        },
-        schema={"key": pl.String, "e164": pl.String, "parse_code": pl.String},
+        [(key, *parse_phone(key)) for key in keys],
+        schema={"key": pl.String, **dict.fromkeys(COMPARED, pl.String)},
+        orient="row",
     )
 
 
@@ -117,8 +120,7 @@ def check_corpus(size: int) -> int:
     wrong = expected.join(fast, on="key", how="full", suffix="_fast", nulls_equal=True).filter(
         pl.col("key").is_null()
         | pl.col("key_fast").is_null()
-        | pl.col("e164").ne_missing(pl.col("e164_fast"))
-        | pl.col("parse_code").ne_missing(pl.col("parse_code_fast"))
+        | pl.any_horizontal(pl.col(name).ne_missing(pl.col(f"{name}_fast")) for name in COMPARED)
     )
     left = (
         pl.Series(sorted(set(keys) - set(decided)), dtype=pl.String)
@@ -134,7 +136,9 @@ def check_corpus(size: int) -> int:
         " the rest by calling code:"
     )
     print("  " + ", ".join(f"+{code}: {count:,}" for code, count in left.iter_rows()))
-    print(f"disagreements with parse_phone: {wrong.height}")
+    types = expected.filter(pl.col("e164").is_not_null())["phone_type"].value_counts(sort=True)
+    print("valid numbers by type: " + ", ".join(f"{t}: {n:,}" for t, n in types.iter_rows()))
+    print(f"disagreements with parse_phone (E.164, code, type, region): {wrong.height}")
     if wrong.height:
         print(wrong.head(20))
     return wrong.height

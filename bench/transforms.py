@@ -161,7 +161,7 @@ def baseline(contacts: list[dict[str, Any]]) -> dict[str, int]:
         else:
             phone = phone.strip()
             if phone.startswith("+") and _PHONE.match(phone):
-                e164, _ = parse_phone("+" + re.sub("[^0-9]", "", phone))
+                e164 = parse_phone("+" + re.sub("[^0-9]", "", phone)).e164
             row_errors += e164 is None
         language = contact.get("language")
         if isinstance(language, str):

@@ -10,7 +10,13 @@ from transforms.errors import RowErrorCode
 from transforms.languages import check_languages
 from transforms.names import check_names
 from transforms.phones import check_phones
-from transforms.schema import COLUMN_PREFIX, ERRORS_SCHEMA, VALID_SCHEMA, WireField
+from transforms.schema import (
+    CHECK_SCHEMA,
+    COLUMN_PREFIX,
+    ERRORS_SCHEMA,
+    VALID_SCHEMA,
+    WireField,
+)
 
 MAX_VALUE_CHARS = 200
 
@@ -51,17 +57,21 @@ def _truncated(text: pl.Expr) -> pl.Expr:
 
 
 def _check_field(frame: pl.DataFrame, field: WireField, check: Check) -> pl.DataFrame:
-    """`value`, `code`, `message` and the offending value `shown`, aligned with `frame`.
+    """`value`, `code`, `message`, the offending value `shown`, and whatever else the check
+    learnt of a value (the phone's type and region), aligned with `frame`.
 
     The JSON type decides first: a missing (absent or null) or non-string value never reaches the
     string check.
     """
     prefix = COLUMN_PREFIX[field]
-    raw, kind, as_json = (pl.col(f"{prefix}_{part}") for part in ("raw", "type", "json"))
+    # Renamed: the check's own columns may share the input's names (`phone_type`).
+    columns = frame.select(
+        **{f"input_{part}": f"{prefix}_{part}" for part in ("raw", "type", "json")}
+    )
+    raw, kind, as_json = (pl.col(f"input_{part}") for part in ("raw", "type", "json"))
     missing = kind.is_null() | (kind == "null")
     required = field in _REQUIRED
-    columns = frame.select(raw, kind, as_json)
-    checked = check(columns[f"{prefix}_raw"])
+    checked = check(columns["input_raw"])
     return pl.concat([columns, checked], how="horizontal").select(
         "value",
         pl.when(missing)
@@ -77,6 +87,7 @@ def _check_field(frame: pl.DataFrame, field: WireField, check: Check) -> pl.Data
         .otherwise("message")
         .alias("message"),
         _truncated(pl.coalesce(raw, as_json)).alias("shown"),
+        *(pl.col(name) for name in checked.columns if name not in CHECK_SCHEMA),
     )
 
 
@@ -115,6 +126,8 @@ def normalize_contacts(
         name=checks[WireField.NAME]["value"],
         language=checks[WireField.LANGUAGE]["value"],
         metadata="metadata",
+        phone_type=checks[WireField.PHONE_NUMBER]["phone_type"],
+        phone_region=checks[WireField.PHONE_NUMBER]["phone_region"],
     ).filter(passed.to_series())
     return NormalizedContacts(
         valid=valid.cast(VALID_SCHEMA),

@@ -30,9 +30,10 @@ from phonenumbers.phonenumberutil import COUNTRY_CODE_TO_REGION_CODE
 MIN_NATIONAL_LENGTH = 2
 MAX_NATIONAL_LENGTH = 17
 
-# The descriptions `_number_type_helper` tries after the general one (and mobile, unless its
-# pattern is the fixed-line one): a number matching any of them is valid.
-_TYPE_DESCS = (
+# The descriptions `_number_type_helper` tries after the general one, in its order (mobile last,
+# and only unless its pattern is the fixed-line one): a number matching any of them is valid,
+# and the first it matches is its type (fixed line and mobile both: `fixed_line_or_mobile`).
+TYPE_DESCS = (
     "premium_rate",
     "toll_free",
     "shared_cost",
@@ -42,7 +43,10 @@ _TYPE_DESCS = (
     "uan",
     "voicemail",
     "fixed_line",
+    "mobile",
 )
+# Those tried before fixed line: rarer, and any of them takes precedence.
+SPECIAL_TYPES = TYPE_DESCS[: TYPE_DESCS.index("fixed_line")]
 
 # Metadata patterns use only digits, classes, groups, alternation, repeats and `$` (in national
 # prefixes), which Python's re and Rust's regex read the same way on ASCII digits. A calling code
@@ -59,12 +63,16 @@ class RegionRules:
     """One region's validation rules as regex fragments over `<tag>#<length>#<number>`."""
 
     tag: str
+    # `region_code_for_number` of the numbers this region validates (`001`: non-geographic).
+    region: str
     # Prefix-matched; None for a region picked only by validating the number.
     leading: str | None
     # Full-matched; None if the region has no general pattern (nothing is valid there).
     general: str | None
-    # Full-matched, one per number type that has a pattern.
-    types: tuple[str, ...]
+    # Full-matched, by number type (`TYPE_DESCS`) for those that have a pattern. A region whose
+    # mobile pattern is the fixed-line one has the fixed-line fragment as mobile too: a fixed
+    # line there is `fixed_line_or_mobile`, as `_number_type_helper` says without trying mobile.
+    types: dict[str, str]
 
 
 @dataclass(frozen=True)
@@ -113,18 +121,27 @@ def _region_rules(code: int, region: str, *, shared: bool) -> RegionRules | None
     if metadata is None:
         return None
     tag = f"{code}/{region}"
-    descs = [getattr(metadata, name) for name in _TYPE_DESCS]
-    if not metadata.same_mobile_and_fixed_line_pattern:
-        descs.append(metadata.mobile)
+    descs = {name: getattr(metadata, name) for name in TYPE_DESCS}
+    if metadata.same_mobile_and_fixed_line_pattern:
+        descs["mobile"] = metadata.fixed_line
     leading = metadata.leading_digits if shared else None
-    patterns = [desc.national_number_pattern for desc in (metadata.general_desc, *descs) if desc]
+    patterns = [
+        desc.national_number_pattern
+        for desc in (metadata.general_desc, *descs.values())
+        if desc is not None
+    ]
     if not all(_portable(pattern) for pattern in [*patterns, leading] if pattern):
         return None
     return RegionRules(
         tag=tag,
+        region=region,
         leading=f"{tag}#[0-9]+#(?:{leading})" if leading else None,
         general=_desc_fragment(tag, metadata.general_desc),
-        types=tuple(fragment for desc in descs if (fragment := _desc_fragment(tag, desc))),
+        types={
+            name: fragment
+            for name, desc in descs.items()
+            if (fragment := _desc_fragment(tag, desc))
+        },
     )
 
 
@@ -186,15 +203,20 @@ class BatchRules:
     """The rules of a batch's calling codes (those portable), one regex per rule kind."""
 
     # The main region of each code (pos 0) and the others: cc, pos (the region's place among
-    # those sharing cc), tag, has_leading, plain_prefix, empty_prefix_kept, and rank (its place
-    # among all, to sort rows by).
+    # those sharing cc), tag, region, has_leading, plain_prefix, empty_prefix_kept, and rank
+    # (its place among all, to sort rows by).
     main_regions: pl.DataFrame
     other_regions: pl.DataFrame
     # cc, length, result (`is_possible_number_with_reason` of a national number that long).
     length_results: pl.DataFrame
     leading: str
     general: str
+    # Any number type's description (`is_valid_number` given the general one).
     types: str
+    # One per number type, in `TYPE_DESCS` order (`_number_type_helper` given a valid number).
+    type_descs: dict[str, str]
+    # Any of `SPECIAL_TYPES`.
+    special_types: str
     national_prefix: str
     viable: str
 
@@ -212,11 +234,14 @@ def _regions_frame(plans: list[CountryRules]) -> pl.DataFrame:
         for pos, region in enumerate(plan.regions):
             plain = prefix is None or prefix.plain
             kept = prefix is None or prefix.empty_kept
-            rows.append((plan.code, pos, region.tag, region.leading is not None, plain, kept))
+            rows.append(
+                (plan.code, pos, region.tag, region.region, region.leading is not None, plain, kept)
+            )
     schema = {
         "cc": pl.String,
         "pos": pl.UInt8,
         "tag": pl.String,
+        "region": pl.String,
         "has_leading": pl.Boolean,
         "plain_prefix": pl.Boolean,
         "empty_prefix_kept": pl.Boolean,
@@ -247,7 +272,27 @@ def batch_rules(codes: frozenset[str]) -> BatchRules:
         ),
         leading=_any_of([region.leading for region in regions if region.leading], full=False),
         general=_any_of([region.general for region in regions if region.general], full=True),
-        types=_any_of([fragment for region in regions for fragment in region.types], full=True),
+        types=_any_of(
+            list(
+                dict.fromkeys(fragment for region in regions for fragment in region.types.values())
+            ),
+            full=True,
+        ),
+        type_descs={
+            name: _any_of(
+                [region.types[name] for region in regions if name in region.types], full=True
+            )
+            for name in TYPE_DESCS
+        },
+        special_types=_any_of(
+            [
+                region.types[name]
+                for region in regions
+                for name in SPECIAL_TYPES
+                if name in region.types
+            ],
+            full=True,
+        ),
         national_prefix=_any_of([prefix.pattern for prefix in prefixes], full=False, group=True),
         viable=_any_of([prefix.viable for prefix in prefixes], full=True),
     )

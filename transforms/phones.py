@@ -1,18 +1,22 @@
-"""The `phoneNumber` rule: a leading +, digits and separators, a valid number, stored as E.164."""
+"""The `phoneNumber` rule: a leading +, digits and separators, a valid number, stored as E.164
+with its type and region."""
+
+from typing import NamedTuple
 
 import phonenumbers
 import polars as pl
-from phonenumbers import NumberParseException, PhoneNumberFormat, ValidationResult
+from phonenumbers import NumberParseException, PhoneNumberFormat, PhoneNumberType, ValidationResult
 
 from transforms.errors import RowErrorCode
 from transforms.phone_plans import (
     CALLING_CODE,
     MAX_NATIONAL_LENGTH,
     MIN_NATIONAL_LENGTH,
+    SPECIAL_TYPES,
     BatchRules,
     batch_rules,
 )
-from transforms.schema import CHECK_SCHEMA
+from transforms.schema import PHONE_CHECK_SCHEMA
 
 # What `defaultCountry` may name: every region phonenumbers has a numbering plan for.
 SUPPORTED_COUNTRIES = frozenset(phonenumbers.SUPPORTED_REGIONS)
@@ -62,8 +66,24 @@ _INVALID: dict[int, RowErrorCode] = {
 }
 
 
-def parse_phone(digits: str, country: str | None = None) -> tuple[str | None, RowErrorCode | None]:
-    """E.164 of `+` and digits, or why it is not a valid number. ~25 µs: call sparingly.
+# `number_type` as stored: `mobile`, `fixed_line_or_mobile`, `toll_free`, ... `unknown`.
+PHONE_TYPES: dict[int, str] = {
+    kind: str(PhoneNumberType.to_string(kind)).lower() for kind in PhoneNumberType.values()
+}
+
+
+class ParsedPhone(NamedTuple):
+    """A valid number's E.164, type and region (`region_code_for_number`), or why it is not."""
+
+    e164: str | None
+    code: RowErrorCode | None
+    phone_type: str | None = None
+    phone_region: str | None = None
+
+
+def parse_phone(digits: str, country: str | None = None) -> ParsedPhone:
+    """E.164, type and region of `+` and digits, or why it is not a valid number. ~25 µs: call
+    sparingly.
 
     With `country` (ISO 3166-1 alpha-2), digits without `+` are read as someone in that country
     dials them: its national prefix (`0` in India), its international prefix (`00`, `011`) or
@@ -71,11 +91,16 @@ def parse_phone(digits: str, country: str | None = None) -> tuple[str | None, Ro
     try:
         number = phonenumbers.parse(digits, country)
     except NumberParseException as error:
-        return None, _PARSE_ERRORS[error.error_type]
+        return ParsedPhone(None, _PARSE_ERRORS[error.error_type])
     if phonenumbers.is_valid_number(number):
-        return phonenumbers.format_number(number, PhoneNumberFormat.E164), None
+        return ParsedPhone(
+            phonenumbers.format_number(number, PhoneNumberFormat.E164),
+            None,
+            PHONE_TYPES[phonenumbers.number_type(number)],
+            phonenumbers.region_code_for_number(number),
+        )
     # Only invalid numbers pay for the reason.
-    return None, _INVALID[phonenumbers.is_possible_number_with_reason(number)]
+    return ParsedPhone(None, _INVALID[phonenumbers.is_possible_number_with_reason(number)])
 
 
 # `phonenumbers.parse` refuses a longer string, and calls fewer digits "not a number".
@@ -88,7 +113,15 @@ _MIN_VECTORIZED_KEYS = 100
 # `_test_number_length` results under which `parse` keeps a stripped national prefix.
 _STRIP_KEPT = [ValidationResult.IS_POSSIBLE, ValidationResult.TOO_LONG]
 
-_PARSED_SCHEMA = pl.Schema({"key": pl.String, "e164": pl.String, "parse_code": pl.String})
+_PARSED_SCHEMA = pl.Schema(
+    {
+        "key": pl.String,
+        "e164": pl.String,
+        "parse_code": pl.String,
+        "phone_type": pl.String,
+        "phone_region": pl.String,
+    }
+)
 
 
 def _early_code() -> pl.Expr:
@@ -194,25 +227,61 @@ def _lead(rules: BatchRules) -> pl.Expr:
     return pl.col("has_leading") & pl.col("row").str.contains(rules.leading)
 
 
+def _number_types(valid: pl.DataFrame, rules: BatchRules) -> pl.DataFrame:
+    """id and phone_type (`_number_type_helper`) of valid numbers, given their picked region's
+    rows: the first description in its order that matches, fixed line and mobile both being
+    `fixed_line_or_mobile`.
+
+    Most numbers are fixed lines or mobiles, so one regex of the other descriptions sets aside
+    the few that need each of them tried in order; of the rest, a number that is no fixed line is
+    a mobile (it is valid), and only fixed lines are tried as mobiles.
+    """
+    matches = {name: pl.col("row").str.contains(rules.type_descs[name]) for name in SPECIAL_TYPES}
+    special = pl.col("row").str.contains(rules.special_types)
+    fixed_line = pl.col("row").str.contains(rules.type_descs["fixed_line"])
+    mobile = pl.col("row").str.contains(rules.type_descs["mobile"])
+    common = valid.filter(special.not_()).with_columns(fixed=fixed_line)
+    return pl.concat(
+        [
+            # Each is null unless it matches, so the first non-null is the first match in order.
+            valid.filter(special).select(
+                "id",
+                phone_type=pl.coalesce(
+                    *(pl.when(match).then(pl.lit(name)) for name, match in matches.items())
+                ),
+            ),
+            common.filter("fixed").select(
+                "id",
+                phone_type=pl.when(mobile)
+                .then(pl.lit("fixed_line_or_mobile"))
+                .otherwise(pl.lit("fixed_line")),
+            ),
+            common.filter(pl.col("fixed").not_()).select("id", phone_type=pl.lit("mobile")),
+        ]
+    )
+
+
 def _valid(rules: BatchRules) -> pl.Expr:
     """The number is valid for the row's region (`_number_type_helper` finds a type). Rows
     sorted by region (`rank`) make it faster: the lazy DFA needs one region's states at a time."""
     return pl.col("row").str.contains(rules.general) & pl.col("row").str.contains(rules.types)
 
 
+_PICKED_COLUMNS = ["id", "valid", "region", "row"]
 # `region_code_for_number` picks the first region, in order, whose leading digits match or,
 # having none, that validates the number.
 _PICKED = pl.when("has_leading").then("lead").otherwise("valid")
 
 
 def _validity(main: pl.DataFrame, rules: BatchRules) -> pl.DataFrame:
-    """id and valid (`is_valid_number`) of the numbers whose main region's rows `main` holds.
+    """id, valid (`is_valid_number`), and the picked region's region and row, of the numbers
+    whose main region's rows `main` holds.
 
     Other regions sharing a code are tried only for the numbers the main one does not pick, and
     only up to the first whose leading digits match (picked if no region before it was).
     """
     main = main.sort("rank").with_columns(lead=_lead(rules), valid=_valid(rules))
-    picked = main.filter(_PICKED).select("id", "valid")
+    picked = main.filter(_PICKED).select(_PICKED_COLUMNS)
     others = _region_rows(main.filter(_PICKED.not_()), rules.other_regions)
     if others.is_empty():
         return picked
@@ -227,13 +296,14 @@ def _validity(main: pl.DataFrame, rules: BatchRules) -> pl.DataFrame:
         .with_columns(valid=_valid(rules))
         .filter(_PICKED)
         .group_by("id")
-        .agg(pl.col("valid").sort_by("pos").first())
+        .agg(pl.col(_PICKED_COLUMNS[1:]).sort_by("pos").first())
     )
     return pl.concat([picked, chosen])
 
 
 def decide_phones(keys: pl.Series) -> pl.DataFrame:
-    """`parse_phone` of the distinct `+digits` keys it can decide exactly: key, e164, parse_code.
+    """`parse_phone` of the distinct `+digits` keys it can decide exactly: key, e164, parse_code,
+    phone_type, phone_region.
 
     Left for `parse_phone`: a key whose national prefix a transform rule would rewrite, and a key
     of a calling code whose metadata uses a regex construct not ported (none in phonenumbers 9.0).
@@ -245,9 +315,14 @@ def decide_phones(keys: pl.Series) -> pl.DataFrame:
     too_long = main.filter(pl.col("length") > MAX_NATIONAL_LENGTH)
     main = main.filter(pl.col("length") <= MAX_NATIONAL_LENGTH)
     # An invalid number's code says why: its length (`is_possible_number_with_reason`).
+    validity = _validity(main, rules)
+    # Only valid numbers have a type: the type regexes run over their picked region's rows.
+    valid = validity.filter("valid")
+    typed = valid.select("id", "region").join(_number_types(valid, rules), on="id")
     judged = (
         main.select("id", "key", "cc", "national", "length")
-        .join(_validity(main, rules), on="id", how="left")
+        .join(validity.select("id", "valid"), on="id", how="left")
+        .join(typed, on="id", how="left")
         .join(rules.length_results, on=["cc", "length"], how="left")
         .select(
             "key",
@@ -255,6 +330,8 @@ def decide_phones(keys: pl.Series) -> pl.DataFrame:
             parse_code=pl.when(pl.col("valid").not_().fill_null(True)).then(
                 pl.col("result").replace_strict(_INVALID, return_dtype=pl.String)
             ),
+            phone_type="phone_type",
+            phone_region="region",
         )
     )
     return pl.concat(
@@ -266,12 +343,13 @@ def decide_phones(keys: pl.Series) -> pl.DataFrame:
                 "key", e164=pl.lit(None, pl.String), parse_code=pl.lit(RowErrorCode.TOO_LONG)
             ),
             judged,
-        ]
+        ],
+        how="diagonal_relaxed",
     ).cast(_PARSED_SCHEMA)
 
 
 def parse_phones(keys: pl.Series) -> pl.DataFrame:
-    """key, e164, parse_code of distinct `+digits` keys: `decide_phones` where it is exact,
+    """`_PARSED_SCHEMA` of distinct `+digits` keys: `decide_phones` where it is exact,
     `parse_phone` for the rest (and for all of a small batch)."""
     if keys.len() >= _MIN_VECTORIZED_KEYS:
         decided = decide_phones(keys)
@@ -282,25 +360,23 @@ def parse_phones(keys: pl.Series) -> pl.DataFrame:
 
 
 def parse_one_by_one(keys: pl.Series, country: str | None = None) -> pl.DataFrame:
-    """key, e164, parse_code of distinct keys, by `parse_phone` in a loop: the `+digits` keys
+    """`_PARSED_SCHEMA` of distinct keys, by `parse_phone` in a loop: the `+digits` keys
     `decide_phones` leaves, or digit strings written without `+`, read for `country` (not
     vectorized: a national number's reading depends on the country's prefixes and on whether it
     starts with the calling code)."""
     rest = keys.to_list()
     results = [parse_phone(key, country) for key in rest]
     return pl.DataFrame(
-        {
-            "key": rest,
-            "e164": [e164 for e164, _ in results],
-            "parse_code": [code for _, code in results],
-        },
+        [(key, *parsed) for key, parsed in zip(rest, results, strict=True)],
         schema=_PARSED_SCHEMA,
+        orient="row",
     )
 
 
 def check_phones(raw: pl.Series, default_country: str | None = None) -> pl.DataFrame:
-    """E.164 numbers or an error for each string in `raw` (nulls pass through). A number without
-    `+` is `missing_plus`, or with `default_country` read as dialled in that country.
+    """E.164 numbers with their phone_type and phone_region, or an error, for each string in
+    `raw` (nulls pass through). A number without `+` is `missing_plus`, or with
+    `default_country` read as dialled in that country.
 
     Shapes are checked on distinct raw values and each distinct `+digits` key is parsed once (by
     `decide_phones` where it is exact, else phonenumbers), so a number repeated or written two
@@ -329,10 +405,14 @@ def check_phones(raw: pl.Series, default_country: str | None = None) -> pl.DataF
     if default_country is not None:
         national = parse_one_by_one(keys.filter(~keys.str.starts_with("+")), default_country)
         parsed = pl.concat([parsed, national])
+    # A malformed raw value may share its key with a well-formed one: it gets no number.
+    shaped = pl.col("shape_code").is_null()
     by_raw = shapes.join(parsed, on="key", how="left").select(
         "raw",
-        pl.when(pl.col("shape_code").is_null()).then("e164").alias("value"),
+        pl.when(shaped).then("e164").alias("value"),
         pl.coalesce("shape_code", "parse_code").alias("code"),
+        pl.when(shaped).then("phone_type").alias("phone_type"),
+        pl.when(shaped).then("phone_region").alias("phone_region"),
     )
     return (
         raw.to_frame("raw")
@@ -341,6 +421,8 @@ def check_phones(raw: pl.Series, default_country: str | None = None) -> pl.DataF
             "value",
             "code",
             pl.col("code").replace_strict(PHONE_MESSAGES, default=None).alias("message"),
+            "phone_type",
+            "phone_region",
         )
-        .cast(CHECK_SCHEMA)
+        .cast(PHONE_CHECK_SCHEMA)
     )

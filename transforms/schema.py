@@ -39,6 +39,9 @@ VALID_SCHEMA = pl.Schema(
         "name": pl.String,
         "language": pl.String,
         "metadata": pl.String,
+        # phonenumbers' `number_type` (lowercase) and `region_code_for_number` of phone_number.
+        "phone_type": pl.String,
+        "phone_region": pl.String,
     }
 )
 
@@ -82,6 +85,8 @@ PLAN_SCHEMA = pl.Schema(
         "name": pl.String,
         "language": pl.String,
         "metadata": pl.String,
+        "phone_type": pl.String,
+        "phone_region": pl.String,
         "is_new": pl.Boolean,
         # This import comes before the contact's creator in acceptance order: it becomes the
         # creator (what applying every import in order would have left).
@@ -92,3 +97,7 @@ PLAN_SCHEMA = pl.Schema(
 
 # What a field check returns, aligned with its input: the normalized value, or an error.
 CHECK_SCHEMA = pl.Schema({"value": pl.String, "code": pl.String, "message": pl.String})
+# The phone check adds what it learnt of each valid number (null otherwise).
+PHONE_CHECK_SCHEMA = pl.Schema(
+    [*CHECK_SCHEMA.items(), ("phone_type", pl.String), ("phone_region", pl.String)]
+)

@@ -106,6 +106,8 @@ def plan_upsert(
             pl.len().alias("row_count"),
             pl.col("name").last(),
             pl.col("language").drop_nulls().last(),
+            # A function of the phone: every row of it has the same (phonenumbers' metadata).
+            pl.col("phone_type", "phone_region").last(),
             # The objects to apply, oldest first; empty ones change nothing.
             pl.col("metadata").filter(pl.col("metadata") != "{}").alias("pieces"),
         )
@@ -166,6 +168,9 @@ def plan_upsert(
         .then(pl.col("pieces").list.first())
         .otherwise(pl.coalesce("merged", "existing_metadata", pl.lit("{}")))
         .alias("metadata"),
+        # The batch's, over whatever is stored (a row written before they existed has none).
+        "phone_type",
+        "phone_region",
         "is_new",
         "creates",
         pl.when("name_wins").then(sequence).otherwise("existing_name_seq").alias("name_seq"),

@@ -29,6 +29,7 @@ from api.schemas import (
     FailedRowList,
     ImportAccepted,
     ImportList,
+    ImportPhoneSummary,
     ImportStatusView,
     RowErrorList,
     WebhookDeliveryList,
@@ -120,6 +121,19 @@ class ImportsController(Controller):
     ) -> ImportStatusView:
         """The import's status, mapped from its newest Dagster run, with its counts."""
         return import_service.status(org_id, import_id)
+
+    @get(
+        "/{import_id:str}/summary",
+        operation_id="getImportSummary",
+        sync_to_thread=True,
+        responses=problem_responses(401, 404, 409, 429),
+    )
+    def get_import_summary(
+        self, import_id: str, org_id: str, import_service: ImportService
+    ) -> ImportPhoneSummary:
+        """The import's status fields, and its valid rows counted by phone type and by region
+        (they sum to `total - failed`); 409 until the import's rows are checked and written."""
+        return import_service.phone_summary(org_id, import_id)
 
     @get(
         "/",

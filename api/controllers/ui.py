@@ -18,7 +18,7 @@ from litestar.datastructures import CacheControlHeader
 from litestar.di import Provide
 from litestar.enums import RequestEncodingType
 from litestar.exceptions import HTTPException
-from litestar.params import Body, Parameter
+from litestar.params import Body, Parameter, QueryParameter
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_303_SEE_OTHER
 
@@ -40,8 +40,8 @@ from transforms.errors import RowErrorCode
 
 PAGE_SIZE = 20
 Page = Annotated[int, Parameter(ge=1, le=1_000_000)]
-ErrorsPage = Annotated[int, Parameter(query="errorsPage", ge=1, le=1_000_000)]
-ErrorCodeFilter = Annotated[RowErrorCode | None, Parameter(query="code")]
+ErrorsPage = Annotated[int, QueryParameter(name="errorsPage", ge=1, le=1_000_000)]
+ErrorCodeFilter = RowErrorCode | None
 
 
 class LoginRequired(Exception):
@@ -98,7 +98,7 @@ class UIController(Controller):
         request: Request[Any, Any, Any],
         store: ControlStore,
         next: str | None = None,
-        signed_out: Annotated[bool, Parameter(query="signedOut")] = False,
+        signed_out: Annotated[bool, QueryParameter(name="signedOut")] = False,
     ) -> Response[Any]:
         if session_user(request, store) is not None:
             return Redirect(_safe_next(next), status_code=HTTP_303_SEE_OTHER)

@@ -15,7 +15,7 @@ import duckdb
 
 from core.warehouse import lake
 from core.warehouse.lake import LakeLocation
-from core.warehouse.writer import TABLES, open_warehouse
+from core.warehouse.writer import TABLES, backfill_phone_facts, open_warehouse
 
 # The tables an old file holds; every version's columns are a subset of today's, a missing one
 # (a value written before sequences existed) is null, as the old migrations made it.
@@ -66,6 +66,7 @@ def _move(con: duckdb.DuckDBPyConnection, legacy_file: Path, source: str) -> dic
     try:
         with lake.transaction(con):
             counts = {table: _copy_table(con, table) for table in MOVED_TABLES}
+            backfill_phone_facts(con)  # an old file's contacts had no phone type or region
             con.execute("INSERT INTO legacy_migrations VALUES (?, ?)", [source, datetime.now(UTC)])
     finally:
         con.execute("DETACH legacy")

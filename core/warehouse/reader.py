@@ -1,5 +1,5 @@
-"""Read-only SQL on the lake: `oliai sql`, the committed counts the sensor needs, and the
-contacts the API's dry run plans against.
+"""Read-only SQL on the lake: `oliai sql`, the committed counts the sensor needs, and the API's
+reads (the contacts a dry run plans against, an import's phone counts).
 
 A read-only connection sees one snapshot per transaction and never blocks, nor is blocked by,
 the imports writing meanwhile.
@@ -7,7 +7,11 @@ the imports writing meanwhile.
 
 from __future__ import annotations
 
+import json
 import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeVar
 
 import duckdb
 import polars as pl
@@ -16,6 +20,8 @@ from core.warehouse import lake
 from core.warehouse.lake import LakeLocation
 from core.warehouse.writer import ImportCounts, committed_counts, read_contacts
 from transforms.schema import EXISTING_SCHEMA
+
+T = TypeVar("T")
 
 
 class NoWarehouse(Exception):
@@ -56,6 +62,30 @@ def query_warehouse(location: LakeLocation, query: str) -> pl.DataFrame:
         con.close()
 
 
+@dataclass(frozen=True)
+class PhoneCounts:
+    """An import's valid rows counted by phone type and by region; None for an import written
+    before lake schema 3, which kept none."""
+
+    types: dict[str, int] | None
+    regions: dict[str, int] | None
+
+
+def phone_counts(con: duckdb.DuckDBPyConnection, import_id: str) -> PhoneCounts | None:
+    """The phone counts the import's committed write recorded, or None if it never committed."""
+    rows = con.execute(
+        "SELECT phone_types::VARCHAR, phone_regions::VARCHAR FROM imports WHERE import_id = ?",
+        [import_id],
+    ).fetchall()
+    if not rows:
+        return None
+    types, regions = rows[0]
+    return PhoneCounts(
+        types=None if types is None else json.loads(types),
+        regions=None if regions is None else json.loads(regions),
+    )
+
+
 def read_committed_counts(location: LakeLocation, import_id: str) -> ImportCounts | None:
     """The counts of the import's committed write, or None if it never committed."""
     try:
@@ -68,8 +98,8 @@ def read_committed_counts(location: LakeLocation, import_id: str) -> ImportCount
         con.close()
 
 
-class ContactsReader:
-    """The API's reads of contacts: one read-only connection per process, opened on first use
+class LakeReader:
+    """The API's reads of the lake: one read-only connection per process, opened on first use
     (the extensions and the ATTACH cost ~0.1-0.4 s), and for each read a cursor of its own (its
     own transaction, so safe across threads) reading in one snapshot (~5 ms)."""
 
@@ -79,14 +109,22 @@ class ContactsReader:
         self._con: duckdb.DuckDBPyConnection | None = None
 
     def contacts(self, org_id: str, phones: pl.Series) -> pl.DataFrame:
-        """The organization's rows for `phones` (as `read_contacts`); none in an empty lake.
+        """The organization's rows for `phones` (as `read_contacts`); none in an empty lake."""
+        empty = pl.DataFrame(schema=EXISTING_SCHEMA)
+        return self.read(lambda con: read_contacts(con, org_id, phones), empty)
+
+    def phone_counts(self, import_id: str) -> PhoneCounts | None:
+        return self.read(lambda con: phone_counts(con, import_id), None)
+
+    def read(self, query: Callable[[duckdb.DuckDBPyConnection], T], if_empty: T) -> T:
+        """`query` on a cursor in one snapshot; `if_empty` if the lake has no tables yet.
 
         A read that fails drops the connection and is tried once more on a new one: the catalog's
         server may have restarted since it was opened."""
         try:
-            return self._read(org_id, phones)
+            return self._read(query, if_empty)
         except duckdb.Error:
-            return self._read(org_id, phones)  # `_read` dropped the connection that failed
+            return self._read(query, if_empty)  # `_read` dropped the connection that failed
 
     def close(self) -> None:
         with self._lock:
@@ -94,13 +132,13 @@ class ContactsReader:
                 self._con.close()
                 self._con = None
 
-    def _read(self, org_id: str, phones: pl.Series) -> pl.DataFrame:
+    def _read(self, query: Callable[[duckdb.DuckDBPyConnection], T], if_empty: T) -> T:
         try:
             con = self._connection()
-        except NoWarehouse:  # nothing created yet: no contacts either
-            return pl.DataFrame(schema=EXISTING_SCHEMA)
+        except NoWarehouse:  # nothing created yet
+            return if_empty
         try:
-            return _read_in_snapshot(con, org_id, phones)
+            return _in_snapshot(con, query)
         except duckdb.Error:
             self._drop(con)
             raise
@@ -118,13 +156,13 @@ class ContactsReader:
         con.close()
 
 
-def _read_in_snapshot(
-    con: duckdb.DuckDBPyConnection, org_id: str, phones: pl.Series
-) -> pl.DataFrame:
+def _in_snapshot(
+    con: duckdb.DuckDBPyConnection, query: Callable[[duckdb.DuckDBPyConnection], T]
+) -> T:
     cursor = con.cursor()
     try:
         cursor.execute(f"USE {lake.ALIAS}")  # a cursor starts in its own in-memory database
         with lake.transaction(cursor):
-            return read_contacts(cursor, org_id, phones)
+            return query(cursor)
     finally:
         cursor.close()

@@ -16,6 +16,7 @@ OPERATIONS = {
     ("post", "/v1/imports/api/bulk"): "createBulkImport",
     ("get", "/v1/imports"): "listImports",
     ("get", "/v1/imports/{import_id}/status"): "getImportStatus",
+    ("get", "/v1/imports/{import_id}/summary"): "getImportSummary",
     ("get", "/v1/imports/{import_id}/errors"): "listImportErrors",
     ("get", "/v1/imports/{import_id}/failed-rows"): "listFailedRows",
     ("get", "/v1/imports/{import_id}/webhook-deliveries"): "listWebhookDeliveries",

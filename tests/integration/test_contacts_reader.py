@@ -1,4 +1,4 @@
-"""The dry run's reads (core.warehouse.reader.ContactsReader) on a real lake: an empty lake has no
+"""The dry run's reads (core.warehouse.reader.LakeReader) on a real lake: an empty lake has no
 contacts, an import's open write neither blocks a read nor shows in it, and the one cached
 connection sees each commit in the next read."""
 
@@ -10,7 +10,7 @@ import pytest
 from core.settings import Settings
 from core.warehouse import lake
 from core.warehouse.migration import prepare_warehouse
-from core.warehouse.reader import ContactsReader
+from core.warehouse.reader import LakeReader
 from core.warehouse.writer import open_warehouse
 from tests.lake import location
 
@@ -23,13 +23,13 @@ INSERT = """INSERT INTO contacts (org_id, phone_number, name, metadata, created_
             VALUES (?, ?, ?, '{}', now(), now(), 'imp_1', 'imp_1')"""
 
 
-def names(reader: ContactsReader) -> dict[str, str]:
+def names(reader: LakeReader) -> dict[str, str]:
     rows = reader.contacts(ORG, PHONES).select("phone_number", "name").rows()
     return dict(rows)
 
 
 def test_reads_see_committed_snapshots_and_never_wait(lake_settings: Settings) -> None:
-    reader = ContactsReader(location(lake_settings))
+    reader = LakeReader(location(lake_settings))
     try:
         assert names(reader) == {}  # no catalog yet: nothing imported, every number new
         prepare_warehouse(location(lake_settings), lake_settings.legacy_warehouse_path)

@@ -539,24 +539,41 @@ IMPORTS_V1 = """CREATE TABLE imports (
     status VARCHAR NOT NULL, total INTEGER NOT NULL, created INTEGER NOT NULL,
     updated INTEGER NOT NULL, failed INTEGER NOT NULL, error_count INTEGER NOT NULL,
     audience_id VARCHAR, completed_at TIMESTAMPTZ NOT NULL, sequence BIGINT)"""
+# Version 2 added those; version 3 the phone's type and region (contacts) and their counts.
+IMPORTS_V2 = IMPORTS_V1.replace(
+    "sequence BIGINT)",
+    "sequence BIGINT, skipped INTEGER DEFAULT 0, mode VARCHAR DEFAULT 'upsert', "
+    "default_country VARCHAR)",
+)
+CONTACTS_V2 = TABLES["contacts"].replace(
+    ",\n        phone_type VARCHAR,\n        phone_region VARCHAR\n", "\n"
+)
+
+
+def _make_lake(settings: Settings, version: int, imports: str, *rows: str) -> None:
+    """A lake with the tables `version` made (contacts and imports as given) and `rows`."""
+    con = lake.connect(location(settings))
+    try:
+        with lake.transaction(con):
+            for name, statement in TABLES.items():
+                con.execute({"imports": imports, "contacts": CONTACTS_V2}.get(name, statement))
+            con.execute("INSERT INTO schema_version VALUES (?)", [version])
+            for row in rows:
+                con.execute(row, [ORG])
+    finally:
+        con.close()
 
 
 def test_a_version_1_lake_is_brought_to_this_version_once_and_keeps_its_rows(
     importer: Importer,
 ) -> None:
-    con = lake.connect(location(importer.settings))
-    try:
-        with lake.transaction(con):
-            for name, statement in TABLES.items():
-                con.execute(IMPORTS_V1 if name == "imports" else statement)
-            con.execute("INSERT INTO schema_version VALUES (1)")
-            con.execute(
-                "INSERT INTO imports VALUES ('imp_old', ?, 'run', 'COMPLETED', 2, 1, 1, 0, 0, "
-                "NULL, now(), 1)",
-                [ORG],
-            )
-    finally:
-        con.close()
+    _make_lake(
+        importer.settings,
+        1,
+        IMPORTS_V1,
+        "INSERT INTO imports VALUES ('imp_old', ?, 'run', 'COMPLETED', 2, 1, 1, 0, 0, "
+        "NULL, now(), 1)",
+    )
 
     importer.run_ok("imp_new", ORG, [{"name": "Leo", "phoneNumber": LEO}])
     with open_warehouse(location(importer.settings)) as con:
@@ -566,6 +583,43 @@ def test_a_version_1_lake_is_brought_to_this_version_once_and_keeps_its_rows(
     assert imports.select("import_id", "total", "skipped", "mode", "default_country").rows() == [
         ("imp_new", 1, 0, "upsert", None),
         ("imp_old", 2, 0, "upsert", None),
+    ]
+
+
+def test_a_version_2_lake_gets_phone_types_on_its_contacts_and_counts_on_new_imports(
+    importer: Importer,
+) -> None:
+    _make_lake(
+        importer.settings,
+        2,
+        IMPORTS_V2,
+        "INSERT INTO imports VALUES ('imp_old', ?, 'run', 'COMPLETED', 2, 2, 0, 0, 0, "
+        "NULL, now(), 1, 0, 'upsert', NULL)",
+        *(
+            f"""INSERT INTO contacts VALUES (?, '{phone}', 'Old', NULL, '{{}}', now(), now(),
+                'imp_old', 'imp_old', 1, NULL, '{{}}', 1, 1)"""
+            for phone in (PRIYA, "+18002345678")
+        ),
+    )
+
+    importer.run_ok(
+        "imp_new", ORG, [{"name": "Leo", "phoneNumber": LEO}, {"name": "R", "phoneNumber": RAVI}]
+    )
+    with open_warehouse(location(importer.settings)) as con:
+        versions = con.sql("SELECT version FROM schema_version ORDER BY version").fetchall()
+    assert versions == [(2,), (SCHEMA_VERSION,)]
+    tables = importer.tables()
+    # Filled in for the contacts stored before, as phonenumbers says of each number.
+    assert tables["contacts"].select("phone_number", "phone_type", "phone_region").rows() == [
+        ("+14155552671", "fixed_line_or_mobile", "US"),
+        ("+18002345678", "toll_free", "US"),
+        ("+442079460958", "fixed_line", "GB"),
+        ("+919876543210", "mobile", "IN"),
+    ]
+    imports = tables["imports"].select("import_id", "phone_types", "phone_regions").rows()
+    assert [(i, t and json.loads(t), r and json.loads(r)) for i, t, r in imports] == [
+        ("imp_new", {"fixed_line": 1, "fixed_line_or_mobile": 1}, {"GB": 1, "US": 1}),
+        ("imp_old", None, None),
     ]
 
 

@@ -117,6 +117,9 @@ def test_an_old_file_is_moved_in_once_with_every_row(settings: Settings, version
         assert _rows(con, old) == before
         sequences = con.sql("SELECT name_seq, created_seq FROM contacts").fetchall()
         assert sequences == ([(7, 7)] if version == 3 else [(None, None)])
+        # Filled in as the lake's migration to version 3 does (phonenumbers: mobile, IN).
+        facts = con.sql("SELECT phone_type, phone_region FROM contacts").fetchall()
+        assert facts == [("mobile", "IN")]
     # A second start finds nothing to move and changes nothing.
     assert prepare_warehouse(location(settings), legacy) is None
     with reading(settings) as con:

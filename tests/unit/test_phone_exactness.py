@@ -1,4 +1,5 @@
-"""`check_phones` (vectorized where exact) decides every key as `parse_phone` does, key by key.
+"""`check_phones` (vectorized where exact) decides every key as `parse_phone` does, key by key:
+its E.164 or error code, and a valid number's type and region.
 
 The corpus (tests/phone_corpus.py) covers every region's and non-geographic entity's example
 numbers of every type, their neighbours, national-prefix variants, random digits after every
@@ -12,14 +13,23 @@ import pytest
 
 import transforms.phones
 from tests.phone_corpus import corpus, realistic
-from transforms import RowErrorCode
-from transforms.phones import check_phones, decide_phones, parse_phone
+from transforms.phones import PHONE_TYPES, ParsedPhone, check_phones, decide_phones, parse_phone
 
-Outcome = tuple[str | None, str | None]
+# E.164, error code, type, region.
+Outcome = tuple[str | None, str | None, str | None, str | None]
 
 
 def _expected(keys: list[str]) -> list[Outcome]:
-    return [(e164, code and str(code)) for e164, code in map(parse_phone, keys)]
+    """phonenumbers' own answers, key by key (`parse_phone` calls `number_type` and
+    `region_code_for_number` on each valid number)."""
+    return [
+        (parsed.e164, parsed.code and str(parsed.code), parsed.phone_type, parsed.phone_region)
+        for parsed in map(parse_phone, keys)
+    ]
+
+
+def _outcomes(frame: pl.DataFrame, e164: str, code: str) -> list[Outcome]:
+    return list(frame.select(e164, code, "phone_type", "phone_region").iter_rows())
 
 
 def _disagreements(keys: list[str], got: list[Outcome]) -> list[tuple[str, Outcome, Outcome]]:
@@ -33,23 +43,24 @@ def _disagreements(keys: list[str], got: list[Outcome]) -> list[tuple[str, Outco
 def test_check_phones_equals_parse_phone_on_the_corpus() -> None:
     keys = corpus(60_000, seed=1)
     checked = check_phones(pl.Series(keys))
-    got = list(zip(checked["value"], checked["code"], strict=True))
-    wrong = _disagreements(keys, got)
+    wrong = _disagreements(keys, _outcomes(checked, "value", "code"))
     assert not wrong, f"{len(wrong)} keys disagree (key, got, parse_phone): {wrong[:10]}"
+    # Every type and non-geographic numbers were compared, in the vectorized path's share too.
+    decided = decide_phones(pl.Series(keys)).filter(pl.col("e164").is_not_null())
+    assert set(decided["phone_type"]) >= set(PHONE_TYPES.values()) - {"unknown"}
+    assert "001" in set(decided["phone_region"])
 
 
 def test_decide_phones_equals_parse_phone_where_it_decides() -> None:
     keys = realistic(10_000, seed=3)
     decided = decide_phones(pl.Series(keys))
-    wrong = _disagreements(
-        decided["key"].to_list(), list(zip(decided["e164"], decided["parse_code"], strict=True))
-    )
+    wrong = _disagreements(decided["key"].to_list(), _outcomes(decided, "e164", "parse_code"))
     assert not wrong, f"{len(wrong)} keys disagree (key, got, parse_phone): {wrong[:10]}"
 
 
 def test_decide_phones_decides_nearly_every_valid_number() -> None:
     keys = realistic(5_000, seed=5)
-    valid = [key for key, (e164, _) in zip(keys, _expected(keys), strict=True) if e164]
+    valid = [key for key, (e164, *_) in zip(keys, _expected(keys), strict=True) if e164]
     decided = decide_phones(pl.Series(keys)).filter(pl.col("e164").is_not_null())
     assert len(valid) > 0.8 * len(keys)
     assert decided.height > 0.99 * len(valid), (decided.height, len(valid))
@@ -68,7 +79,7 @@ def test_plain_national_prefixes_are_stripped_by_the_fast_path(key: str, e164: s
     decided = decide_phones(pl.Series([key]))
     assert decided["key"].to_list() == [key]
     assert decided["e164"].to_list() == [e164]
-    assert (decided["e164"][0], decided["parse_code"][0]) == _expected([key])[0]
+    assert _outcomes(decided, "e164", "parse_code") == _expected([key])
 
 
 @pytest.mark.parametrize(
@@ -93,9 +104,7 @@ def test_check_phones_calls_parse_phone_only_for_what_the_fast_path_leaves(
     left = set(keys) - set(decide_phones(pl.Series(keys))["key"])
     calls: list[str] = []
 
-    def counting_parse(
-        digits: str, country: str | None = None
-    ) -> tuple[str | None, RowErrorCode | None]:
+    def counting_parse(digits: str, country: str | None = None) -> ParsedPhone:
         calls.append(digits)
         return parse_phone(digits, country)
 

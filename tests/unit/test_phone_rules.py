@@ -1,6 +1,7 @@
 import pytest
 
 from transforms import RowErrorCode, contacts_frame, normalize_contacts
+from transforms.phones import ParsedPhone
 
 
 def _phone_result(phone: str) -> tuple[str | None, str | None]:
@@ -85,9 +86,7 @@ def test_each_distinct_number_is_parsed_once(monkeypatch: pytest.MonkeyPatch) ->
     calls: list[str] = []
     parse = transforms.phones.parse_phone
 
-    def counting_parse(
-        digits: str, country: str | None = None
-    ) -> tuple[str | None, RowErrorCode | None]:
+    def counting_parse(digits: str, country: str | None = None) -> ParsedPhone:
         calls.append(digits)
         return parse(digits, country)
 

@@ -321,3 +321,19 @@ def test_create_only_treats_a_contact_created_by_a_later_import_as_new() -> None
     plan = plan_upsert(valid, _existing(later), "imp_2", 2, may_update=False)
     assert plan.skipped == 0
     assert plan.rows["name"].to_list() == ["Old"]  # the later import's newer name stays
+
+
+def test_each_phone_carries_its_type_and_region_over_a_stored_row_without_them() -> None:
+    # A contact stored before phone types existed (lake schema 2) has none: the plan brings them.
+    existing = _existing({"phone_number": "+18002345678", "name": "Old", "metadata": "{}"})
+    valid = _valid(
+        {"name": "Free", "phoneNumber": "+1 800 234 5678"},
+        {"name": "Ravi", "phoneNumber": "+44 20 7946 0958"},
+        {"name": "Ravi R.", "phoneNumber": "+442079460958"},
+    )
+    plan = plan_upsert(valid, existing, "imp_2")
+    # phonenumbers: number_type and region_code_for_number of each
+    assert plan.rows.select("phone_number", "phone_type", "phone_region").rows() == [
+        ("+18002345678", "toll_free", "US"),
+        ("+442079460958", "fixed_line", "GB"),
+    ]

@@ -98,6 +98,9 @@ def test_valid_rows_carry_normalized_values_and_metadata() -> None:
             "name": "Priya Sharma",
             "language": "hi-IN",
             "metadata": '{"city":"Mumbai","tags":["a",{"b":1}]}',
+            # phonenumbers: number_type mobile, region_code_for_number IN
+            "phone_type": "mobile",
+            "phone_region": "IN",
         }
     ]
 
