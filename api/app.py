@@ -20,10 +20,12 @@ from litestar.template.config import TemplateConfig
 from api.auth import authenticate
 from api.controllers.health import HealthController
 from api.controllers.imports import ImportsController
+from api.controllers.reverts import RevertsController
 from api.controllers.ui import UIController, root
 from api.dagster_gateway import DagsterGateway
 from api.openapi import TimestampSchema
 from api.problems import Problem, internal_error_handler, problem_details_plugin
+from api.reverts import RevertService
 from api.services import ImportService
 from api.sign_in import SignInService
 from api.submitter import RunSubmitter
@@ -31,6 +33,7 @@ from api.ui_auth import LoginThrottle, csrf_middleware, session_config, session_
 from core.contracts.timestamps import Timestamp
 from core.control_store import ControlStore
 from core.settings import Settings
+from core.warehouse.lake import LakeLocation
 
 UI_DIR = Path(__file__).parent
 
@@ -41,6 +44,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
     gateway = DagsterGateway(settings.resolved_dagster_url, str(settings.dagster_home))
     submitter = RunSubmitter(store, gateway)
     service = ImportService(store, gateway, submitter, settings.landing_dir, settings.staging_dir)
+    lake = LakeLocation(settings.running_postgres_url, settings.resolved_lake_data_path)
+    revert_service = RevertService(service, store, gateway, submitter, lake)
     sign_in_service = SignInService(store, LoginThrottle())
     sessions = session_store(settings.resolved_data_dir)
 
@@ -77,6 +82,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     return Litestar(
         route_handlers=[
             ImportsController,
+            RevertsController,
             HealthController,
             UIController,
             root,
@@ -87,6 +93,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         dependencies={
             "org_id": Provide(org_for_request, sync_to_thread=True),
             "import_service": Provide(lambda: service, sync_to_thread=False),
+            "revert_service": Provide(lambda: revert_service, sync_to_thread=False),
             "store": Provide(lambda: store, sync_to_thread=False),
             "gateway": Provide(lambda: gateway, sync_to_thread=False),
             "sign_in_service": Provide(lambda: sign_in_service, sync_to_thread=False),

@@ -7,7 +7,7 @@ and decoded with `dec_hook`, as `client.operations` does.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 
@@ -25,6 +25,9 @@ __all__ = [
     "ImportList",
     "ImportStatusView",
     "ImportSummary",
+    "KeptContact",
+    "KeptContactList",
+    "RevertView",
     "RowError",
     "RowErrorList",
     "RowProblem",
@@ -39,6 +42,19 @@ class ImportAccepted(msgspec.Struct, rename="camel"):
     total: int
 
 
+class RevertView(msgspec.Struct, rename="camel"):
+    """The import's revert (POST /v1/imports/{id}/revert), once requested. `status` is PENDING,
+    PROCESSING, REVERTED or FAILED; the counts are set once it is REVERTED."""
+
+    status: Literal["PENDING", "PROCESSING", "REVERTED", "FAILED"]
+    requested_at: Timestamp
+    reverted_at: Timestamp | None
+    reverted: int | None
+    kept: int | None
+    memberships_removed: int | None
+    run_id: str | None
+
+
 class ImportStatusView(msgspec.Struct, rename="camel"):
     id: str
     status: str
@@ -50,9 +66,12 @@ class ImportStatusView(msgspec.Struct, rename="camel"):
     # Valid rows the import's mode left untouched: total = created + updated + failed + skipped.
     skipped: int
     completed_at: Timestamp | None
+    # Additive: null until a revert is requested; then `status` says REVERTED once it ran.
+    revert: RevertView | None = None
 
 
-class ImportSummary(ImportStatusView):
+# kw_only: its required fields may follow `revert`'s default (the wire order is unchanged).
+class ImportSummary(ImportStatusView, kw_only=True):
     created_at: Timestamp
     audience_id: str | None
     run_id: str | None
@@ -128,3 +147,20 @@ class DryRunReport(msgspec.Struct, rename="camel"):
     error_count: int
     rows: list[DryRunRow]
     errors: list[RowError]
+
+
+class KeptContact(msgspec.Struct, rename="camel"):
+    """A contact the revert left as it is: `reason` is `updated_by_later_import` (then
+    `laterImportId` wrote it since) or `deleted_since`."""
+
+    phone_number: str
+    later_import_id: str | None
+    reason: Literal["updated_by_later_import", "deleted_since"]
+
+
+class KeptContactList(msgspec.Struct, rename="camel"):
+    import_id: str
+    data: list[KeptContact]
+    page: int
+    limit: int
+    total: int

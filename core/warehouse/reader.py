@@ -11,6 +11,7 @@ import polars as pl
 
 from core.warehouse import lake
 from core.warehouse.lake import LakeLocation
+from core.warehouse.revert import KeptContact, RevertBlocker, kept_contacts, revert_blocker
 from core.warehouse.writer import ImportCounts, committed_counts
 
 
@@ -60,5 +61,26 @@ def read_committed_counts(location: LakeLocation, import_id: str) -> ImportCount
         return None
     try:
         return committed_counts(con, import_id)
+    finally:
+        con.close()
+
+
+def read_revert_blocker(location: LakeLocation, import_id: str) -> RevertBlocker | None:
+    """Why the import cannot be reverted now (None: it can, or already was); the API asks before
+    it accepts a revert."""
+    con = _connect_reader(location)
+    try:
+        return revert_blocker(con, import_id)
+    finally:
+        con.close()
+
+
+def read_kept_contacts(
+    location: LakeLocation, import_id: str, offset: int, limit: int
+) -> tuple[list[KeptContact], int]:
+    """A page of the contacts the import's revert kept, and how many in all."""
+    con = _connect_reader(location)
+    try:
+        return kept_contacts(con, import_id, offset, limit)
     finally:
         con.close()
