@@ -55,7 +55,8 @@ class RevertView(msgspec.Struct, rename="camel"):
     run_id: str | None
 
 
-class ImportStatusView(msgspec.Struct, rename="camel"):
+# omit_defaults: only `revert` has one, so it is left out until a revert is requested.
+class ImportStatusView(msgspec.Struct, rename="camel", omit_defaults=True):
     id: str
     status: str
     total: int
@@ -66,7 +67,7 @@ class ImportStatusView(msgspec.Struct, rename="camel"):
     # Valid rows the import's mode left untouched: total = created + updated + failed + skipped.
     skipped: int
     completed_at: Timestamp | None
-    # Additive: null until a revert is requested; then `status` says REVERTED once it ran.
+    # Additive: absent until a revert is requested; `status` says REVERTED once it ran.
     revert: RevertView | None = None
 
 

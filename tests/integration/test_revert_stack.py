@@ -1,7 +1,8 @@
 """Reverting an import over real HTTP on the stack (`oliai up`): `POST /v1/imports/{id}/revert`
 queues a `revert_import` run behind the organization's imports; the warehouse gets back what it
 held before the import, except a contact a later import wrote (kept and listed); the status says
-REVERTED with the revert's counts; asking again changes nothing."""
+REVERTED with the revert's counts; the import's `webhookUrl` gets a signed `import.reverted`;
+asking again changes nothing."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import httpx
 import pytest
 
 from tests.integration.api_support import assert_problem, assert_timestamp
+from tests.receiver import WebhookReceiver
 from tests.stack import Stack
 
 pytestmark = pytest.mark.integration
@@ -46,6 +48,11 @@ def wait_reverted(client: httpx.Client, import_id: str, timeout_s: float = 120.0
 def test_revert_puts_back_the_import_and_keeps_a_later_imports_contact(stack: Stack) -> None:
     org = f"revert-{secrets.token_hex(3)}"
     key = stack.new_org_key(org)
+    with WebhookReceiver(stack.webhook_secret(org)) as receiver:
+        reverted_and_notified(stack, org, key, receiver)
+
+
+def reverted_and_notified(stack: Stack, org: str, key: str, receiver: WebhookReceiver) -> None:
     imported(
         stack,
         key,
@@ -59,6 +66,7 @@ def test_revert_puts_back_the_import_and_keeps_a_later_imports_contact(stack: St
             {"name": "Di", "phoneNumber": DI},
         ],
         "audienceId": "aud-a",
+        "webhookUrl": receiver.url,
     }
     import_a = imported(stack, key, a_body)
     import_b = imported(stack, key, {"contacts": [{"name": "Di B", "phoneNumber": DI}]})
@@ -108,6 +116,20 @@ def test_revert_puts_back_the_import_and_keeps_a_later_imports_contact(stack: St
             (import_a, "REVERTED"),
         ]
 
+        # The import's webhook URL got its import.completed, then the signed import.reverted.
+        receipts = receiver.wait_for(2)
+        assert [r.body["event"] for r in receipts] == ["import.completed", "import.reverted"]
+        assert all(r.verified for r in receipts)
+        assert receipts[1].body == {
+            "event": "import.reverted",
+            "importId": import_a,
+            "status": "REVERTED",
+            **COUNTS,
+            "revertedAt": revert["revertedAt"],
+            "runId": revert["runId"],
+        }
+        assert receipts[1].headers["webhook-id"] == "msg_" + revert["runId"].replace("-", "")
+
         # Again: the first revert's result, 200, and nothing written (no snapshot, no run).
         snapshots = stack.query("SELECT count(*) AS n FROM lake.snapshots()")
         again = client.post(f"/v1/imports/{import_a}/revert")
@@ -116,3 +138,5 @@ def test_revert_puts_back_the_import_and_keeps_a_later_imports_contact(stack: St
         assert stack.query("SELECT count(*) AS n FROM lake.snapshots()") == snapshots
 
         assert_problem(client.post("/v1/imports/imp_unknown/revert"), 404, "not-found")
+    time.sleep(6)  # a sensor tick or more: the repeated request sent no second event
+    assert len(receiver.receipts) == 2
