@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
+from client.imports_client import ImportsClient
 from tests.integration.api_support import assert_problem, assert_timestamp
 from tests.receiver import WebhookReceiver
 from tests.stack import Stack
@@ -135,6 +136,15 @@ def reverted_and_notified(stack: Stack, org: str, key: str, receiver: WebhookRec
         again = client.post(f"/v1/imports/{import_a}/revert")
         assert again.status_code == 200, again.text
         assert again.json()["revert"] == revert
+        assert stack.query("SELECT count(*) AS n FROM lake.snapshots()") == snapshots
+
+        # The Python client's revert answers the same, and changes nothing either.
+        with ImportsClient(stack.api_url, key) as imports_client:
+            status_view = imports_client.revert(import_a)
+        assert status_view.status == "REVERTED"
+        assert status_view.revert is not None
+        assert (status_view.revert.reverted, status_view.revert.kept) == (2, 1)
+        assert status_view.revert.run_id == revert["runId"]
         assert stack.query("SELECT count(*) AS n FROM lake.snapshots()") == snapshots
 
         assert_problem(client.post("/v1/imports/imp_unknown/revert"), 404, "not-found")
