@@ -19,11 +19,13 @@ from litestar.template.config import TemplateConfig
 from api.auth import authenticate
 from api.controllers.health import HealthController
 from api.controllers.imports import ImportsController
+from api.controllers.reverts import RevertsController
 from api.controllers.ui import UIController, root
 from api.dagster_gateway import DagsterGateway
 from api.docs_page import docs_page
 from api.openapi import TimestampSchema
 from api.problems import Problem, internal_error_handler, problem_details_plugin
+from api.reverts import RevertService
 from api.services import ImportService
 from api.sign_in import SignInService
 from api.submitter import RunSubmitter
@@ -43,11 +45,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
     store = ControlStore.from_url(settings.running_postgres_url)
     gateway = DagsterGateway(settings.resolved_dagster_url, str(settings.dagster_home))
     submitter = RunSubmitter(store, gateway)
-    # Dry runs and summaries read the lake: one read-only connection per API process.
+    # Dry runs, summaries and reverts read the lake: one read-only connection per API process.
     lake = LakeReader(LakeLocation(settings.running_postgres_url, settings.resolved_lake_data_path))
     service = ImportService(
         store, gateway, submitter, settings.landing_dir, settings.staging_dir, lake
     )
+    revert_service = RevertService(service, store, gateway, submitter, lake)
     sign_in_service = SignInService(store, LoginThrottle())
     sessions = session_store(settings.resolved_data_dir)
 
@@ -85,6 +88,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     return Litestar(
         route_handlers=[
             ImportsController,
+            RevertsController,
             HealthController,
             UIController,
             root,
@@ -95,6 +99,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         dependencies={
             "org_id": Provide(org_for_request, sync_to_thread=True),
             "import_service": Provide(lambda: service, sync_to_thread=False),
+            "revert_service": Provide(lambda: revert_service, sync_to_thread=False),
             "store": Provide(lambda: store, sync_to_thread=False),
             "gateway": Provide(lambda: gateway, sync_to_thread=False),
             "sign_in_service": Provide(lambda: sign_in_service, sync_to_thread=False),

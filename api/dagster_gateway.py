@@ -14,8 +14,9 @@ import httpx
 from dagster import DagsterInstance
 from dagster_graphql import DagsterGraphQLClient
 
-from core.contracts import IMPORT_JOB, LOCATION_NAME, acceptance_sequence, tags
+from core.contracts import IMPORT_JOB, LOCATION_NAME, REVERT_JOB, acceptance_sequence, tags
 from core.control_store.imports import ImportRecord
+from core.control_store.reverts import RevertRecord
 from core.import_runs import newest_runs
 
 REACHABILITY_TTL_S = 2.0
@@ -78,7 +79,29 @@ class DagsterGateway:
             tags={tags.IMPORT_ID: record.id, tags.ORG_ID: record.org_id},
         )
 
-    def latest_runs(self, import_ids: Sequence[str]) -> dict[str, RunView]:
+    def submit_revert(self, record: RevertRecord) -> str:
+        """Launch (queue) the revert's run, behind the organization's earlier runs."""
+        return self._client.submit_job_execution(
+            REVERT_JOB,
+            repository_location_name=LOCATION_NAME,
+            repository_name="__repository__",
+            run_config={
+                "ops": {
+                    "revert_batch": {
+                        "config": {"import_id": record.import_id, "org_id": record.org_id}
+                    }
+                }
+            },
+            tags={tags.REVERT_OF: record.import_id, tags.ORG_ID: record.org_id},
+        )
+
+    def latest_revert_runs(self, import_ids: Sequence[str]) -> dict[str, RunView]:
+        """Each import's newest revert run, if it has one."""
+        return self.latest_runs(import_ids, tags.REVERT_OF)
+
+    def latest_runs(
+        self, import_ids: Sequence[str], tag: str = tags.IMPORT_ID
+    ) -> dict[str, RunView]:
         """Each import's newest run (re-executions keep the tags, so they count too), found in
         one run-storage query for a page of imports; imports without a run are left out."""
         return {
@@ -88,7 +111,7 @@ class DagsterGateway:
                 tags=run.tags,
                 end_time=datetime.fromtimestamp(run.ended_at, UTC) if run.ended_at else None,
             )
-            for import_id, run in newest_runs(self._instance, import_ids).items()
+            for import_id, run in newest_runs(self._instance, import_ids, tag).items()
         }
 
     def latest_run(self, import_id: str) -> RunView | None:

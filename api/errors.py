@@ -80,3 +80,42 @@ class InvalidFile(ServiceError):
 
 class FileTooLarge(ServiceError):
     """An uploaded file over the byte or row limit."""
+
+
+class ImportNotEnded(ServiceError):
+    """A revert asked of an import that is still waiting or processing."""
+
+    def __init__(self, import_id: str) -> None:
+        super().__init__(
+            f"{import_id} has not ended yet: it can be reverted once its status is terminal."
+        )
+
+
+class ImportNotApplied(ServiceError):
+    """A revert asked of an import whose write never committed (it ended FAILED without
+    recording counts): nothing of it is in the warehouse."""
+
+    def __init__(self, import_id: str) -> None:
+        super().__init__(f"{import_id} wrote nothing to the warehouse: there is nothing to revert.")
+
+
+class RevertExpired(ServiceError):
+    """The lake's maintenance expired the import's snapshot or the one before it, so the rows
+    to put back are gone."""
+
+    def __init__(self, import_id: str) -> None:
+        super().__init__(
+            f"The warehouse no longer keeps the snapshots of {import_id} and the one before it "
+            "(expired by the warehouse maintenance after OLIAI_LAKE_SNAPSHOT_RETENTION_DAYS): "
+            "it can no longer be reverted."
+        )
+
+
+class NotReverted(ServiceError):
+    """The kept contacts of a revert that has not run (yet, or at all)."""
+
+    def __init__(self, import_id: str) -> None:
+        super().__init__(
+            f"{import_id} has not been reverted (yet): POST /v1/imports/{import_id}/revert, then "
+            "retry once its status is REVERTED."
+        )

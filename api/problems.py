@@ -29,10 +29,14 @@ from api.errors import (
     FileTooLarge,
     IdempotencyKeyInFlight,
     IdempotencyKeyReused,
+    ImportNotApplied,
+    ImportNotEnded,
     ImportNotFound,
     InvalidFile,
+    NotReverted,
     OrchestratorUnavailable,
     RequestPruned,
+    RevertExpired,
     RowsNotChecked,
     ServiceError,
     UnsupportedFileType,
@@ -103,6 +107,12 @@ SERVICE_PROBLEMS: dict[type[ServiceError], ProblemType] = {
     UnsupportedFileType: ProblemType(415, "unsupported-file-type", "Unsupported file type"),
     InvalidFile: ProblemType(422, "invalid-file", "The file cannot be imported"),
     FileTooLarge: ProblemType(413, "file-too-large", "The file is too large"),
+    ImportNotEnded: ProblemType(
+        409, "import-not-ended", "The import has not ended yet", headers={"Retry-After": "1"}
+    ),
+    ImportNotApplied: ProblemType(409, "import-not-applied", "The import wrote nothing"),
+    RevertExpired: ProblemType(410, "revert-expired", "The import can no longer be reverted"),
+    NotReverted: ProblemType(409, "not-reverted", "The import has not been reverted"),
 }
 
 

@@ -19,6 +19,9 @@ from client.schemas import (
     ImportList,
     ImportStatusView,
     ImportSummary,
+    KeptContact,
+    KeptContactList,
+    RevertView,
     RowAction,
     RowDiff,
     RowError,
@@ -47,7 +50,10 @@ __all__ = [
     "ImportPhoneSummary",
     "ImportStatusView",
     "ImportSummary",
+    "KeptContact",
+    "KeptContactList",
     "ProblemDocument",
+    "RevertView",
     "RowAction",
     "RowDiff",
     "RowError",
@@ -85,7 +91,7 @@ class FileImportRequest(BulkImportRequest):
 _PHONE_TYPE_NAMES = ", ".join(f"`{name}`" for name in PHONE_TYPES.values() if name != "unknown")
 
 
-class ImportPhoneSummary(ImportStatusView):
+class ImportPhoneSummary(ImportStatusView, kw_only=True):
     """The status fields, and the import's valid rows (`total - failed`) counted by their phone
     number's type and region; both are null for an import written before phone types existed."""
 

@@ -21,6 +21,7 @@ from api.errors import (
     RowsNotChecked,
 )
 from api.failed_rows import failed_rows
+from api.revert_views import revert_views, with_revert
 from api.schemas import (
     MAX_CONTACTS,
     ChangedField,
@@ -183,19 +184,31 @@ class ImportService:
 
     def status(self, org_id: str, import_id: str) -> ImportStatusView:
         record = self._record(org_id, import_id)
-        return _status_view(record, self._gateway.latest_run(record.id))
+        view = _status_view(record, self._gateway.latest_run(record.id))
+        return with_revert(
+            view, revert_views(self._store, self._gateway, [record.id]).get(record.id)
+        )
 
     def history(self, org_id: str, page: int, limit: int) -> tuple[list[ImportSummary], int]:
         records, total = self._store.imports.list_imports(
             org_id, offset=(page - 1) * limit, limit=limit
         )
-        runs = self._gateway.latest_runs([record.id for record in records])
-        return [_summary(record, runs.get(record.id)) for record in records], total
+        ids = [record.id for record in records]
+        runs = self._gateway.latest_runs(ids)
+        reverts = revert_views(self._store, self._gateway, ids)
+        summaries = [
+            with_revert(_summary(record, runs.get(record.id)), reverts.get(record.id))
+            for record in records
+        ]
+        return summaries, total
 
     def summary(self, org_id: str, import_id: str) -> ImportSummary:
         """One import as `GET /v1/imports` lists it (the Contacts UI's detail page)."""
         record = self._record(org_id, import_id)
-        return _summary(record, self._gateway.latest_run(record.id))
+        summary = _summary(record, self._gateway.latest_run(record.id))
+        return with_revert(
+            summary, revert_views(self._store, self._gateway, [record.id]).get(record.id)
+        )
 
     def phone_summary(self, org_id: str, import_id: str) -> ImportPhoneSummary:
         """The status fields and the phone counts the import's write kept in the lake (so they

@@ -84,4 +84,26 @@ class RunSubmitter:
                 logger.warning("submitting %s failed: %r", record.id, exc)
                 continue
             self._store.imports.record_submission(record.id, run_id)
+        return failures + self._submit_reverts()
+
+    def _submit_reverts(self) -> int:
+        """The same pass over the requested, unsubmitted reverts."""
+        failures = 0
+        reverts = self._store.reverts
+        for record in reverts.unsubmitted():
+            if self._stopped.is_set():
+                break
+            if not reverts.claim_submission(record.import_id, SUBMIT_LEASE):
+                continue
+            try:
+                existing = self._gateway.latest_revert_runs([record.import_id])
+                run = existing.get(record.import_id)
+                run_id = run.run_id if run else self._gateway.submit_revert(record)
+            except Exception as exc:
+                failures += 1
+                self._gateway.forget_reachability()
+                reverts.record_submit_failure(record.import_id, repr(exc))
+                logger.warning("submitting the revert of %s failed: %r", record.import_id, exc)
+                continue
+            reverts.record_submission(record.import_id, run_id)
         return failures

@@ -147,6 +147,10 @@ class _Calls:
     def _status(self, import_id: str) -> Call[ImportStatusView]:
         return Call("GET", f"/v1/imports/{import_id}/status", json_decoder(ImportStatusView))
 
+    def _revert(self, import_id: str) -> Call[ImportStatusView]:
+        # Repeatable: the server records one revert per import, so a resend changes nothing.
+        return Call("POST", f"/v1/imports/{import_id}/revert", json_decoder(ImportStatusView))
+
     def _list(self, page: int, limit: int) -> Call[ImportList]:
         params = {"page": str(page), "limit": str(limit)}
         return Call("GET", "/v1/imports", json_decoder(ImportList), params=params)
@@ -277,6 +281,11 @@ class ImportsClient(_Calls):
     def get_status(self, import_id: str) -> ImportStatusView:
         return self._send(self._status(import_id))
 
+    def revert(self, import_id: str) -> ImportStatusView:
+        """Ask for the import to be reverted (POST /v1/imports/{id}/revert); the import's status
+        with its `revert` (REVERTED once it ran: poll `get_status`). Asking again is harmless."""
+        return self._send(self._revert(import_id))
+
     def list_imports(self, *, page: int = 1, limit: int = 20) -> ImportList:
         return self._send(self._list(page, limit))
 
@@ -364,6 +373,10 @@ class AsyncImportsClient(_Calls):
 
     async def get_status(self, import_id: str) -> ImportStatusView:
         return await self._send(self._status(import_id))
+
+    async def revert(self, import_id: str) -> ImportStatusView:
+        """As `ImportsClient.revert`."""
+        return await self._send(self._revert(import_id))
 
     async def list_imports(self, *, page: int = 1, limit: int = 20) -> ImportList:
         return await self._send(self._list(page, limit))

@@ -8,7 +8,7 @@ and decoded with `dec_hook`, as `client.operations` does.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -28,6 +28,9 @@ __all__ = [
     "ImportList",
     "ImportStatusView",
     "ImportSummary",
+    "KeptContact",
+    "KeptContactList",
+    "RevertView",
     "RowAction",
     "RowDiff",
     "RowError",
@@ -44,7 +47,21 @@ class ImportAccepted(msgspec.Struct, rename="camel"):
     total: int
 
 
-class ImportStatusView(msgspec.Struct, rename="camel"):
+class RevertView(msgspec.Struct, rename="camel"):
+    """The import's revert (POST /v1/imports/{id}/revert), once requested. `status` is PENDING,
+    PROCESSING, REVERTED or FAILED; the counts are set once it is REVERTED."""
+
+    status: Literal["PENDING", "PROCESSING", "REVERTED", "FAILED"]
+    requested_at: Timestamp
+    reverted_at: Timestamp | None
+    reverted: int | None
+    kept: int | None
+    memberships_removed: int | None
+    run_id: str | None
+
+
+# omit_defaults: only `revert` has one, so it is left out until a revert is requested.
+class ImportStatusView(msgspec.Struct, rename="camel", omit_defaults=True):
     id: str
     status: str
     total: int
@@ -55,9 +72,12 @@ class ImportStatusView(msgspec.Struct, rename="camel"):
     # Valid rows the import's mode left untouched: total = created + updated + failed + skipped.
     skipped: int
     completed_at: Timestamp | None
+    # Additive: absent until a revert is requested; `status` says REVERTED once it ran.
+    revert: RevertView | None = None
 
 
-class ImportSummary(ImportStatusView):
+# kw_only: its required fields may follow `revert`'s default (the wire order is unchanged).
+class ImportSummary(ImportStatusView, kw_only=True):
     created_at: Timestamp
     audience_id: str | None
     run_id: str | None
@@ -176,3 +196,20 @@ class DryRunReport(msgspec.Struct, rename="camel"):
     updated: int
     skipped: int
     diff: list[RowDiff]
+
+
+class KeptContact(msgspec.Struct, rename="camel"):
+    """A contact the revert left as it is: `reason` is `updated_by_later_import` (then
+    `laterImportId` wrote it since) or `deleted_since`."""
+
+    phone_number: str
+    later_import_id: str | None
+    reason: Literal["updated_by_later_import", "deleted_since"]
+
+
+class KeptContactList(msgspec.Struct, rename="camel"):
+    import_id: str
+    data: list[KeptContact]
+    page: int
+    limit: int
+    total: int

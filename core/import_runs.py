@@ -1,5 +1,5 @@
 """An import's newest Dagster run: the one the API reports, a re-execution copies, and retention
-waits for. Runs are found by the tag `oliai/import_id`."""
+waits for. Runs are found by the tag `oliai/import_id` (its revert's runs by `oliai/revert_of`)."""
 
 from __future__ import annotations
 
@@ -30,23 +30,26 @@ class ImportRun:
     tags: Mapping[str, str]
 
 
-def newest_runs(instance: DagsterInstance, import_ids: Sequence[str]) -> dict[str, ImportRun]:
-    """Each import's newest run, as the API sees it; imports without a run are left out."""
+def newest_runs(
+    instance: DagsterInstance, import_ids: Sequence[str], tag: str = tags.IMPORT_ID
+) -> dict[str, ImportRun]:
+    """Each import's newest run tagged `tag` with its id, as the API sees it; imports without
+    one are left out."""
     newest: dict[str, ImportRun] = {}
     for start in range(0, len(import_ids), LOOKUP_BATCH):
         batch = list(import_ids[start : start + LOOKUP_BATCH])
-        records = instance.get_run_records(RunsFilter(tags={tags.IMPORT_ID: batch}))
-        newest.update(_newest_per_import(records))
+        records = instance.get_run_records(RunsFilter(tags={tag: batch}))
+        newest.update(_newest_per_import(records, tag))
     return newest
 
 
-def _newest_per_import(records: Iterable[RunRecord]) -> dict[str, ImportRun]:
+def _newest_per_import(records: Iterable[RunRecord], tag: str) -> dict[str, ImportRun]:
     newest: dict[str, tuple[DagsterRun, RunRecord]] = {}
     first_created: dict[str, float] = {}
     # Newest first: the first record seen per import is its newest run, the last its first.
     for record in records:
         run = record.dagster_run
-        import_id = run.tags[tags.IMPORT_ID]
+        import_id = run.tags[tag]
         newest.setdefault(import_id, (run, record))
         first_created[import_id] = record.create_timestamp.timestamp()
     return {

@@ -15,6 +15,7 @@ from orchestration.maintenance.warehouse_job import (
     warehouse_maintenance,
 )
 from orchestration.resources import ImportFiles, Warehouse, WebhookDelivery
+from orchestration.revert import revert_import_job
 from orchestration.sensors import import_webhooks
 
 POSTGRES_URL_VARIABLE = "OLIAI_POSTGRES_URL"
@@ -34,7 +35,7 @@ def build_definitions(settings: Settings) -> Definitions:
     postgres_url = _secret(settings.postgres_url, POSTGRES_URL_VARIABLE)
     return Definitions(
         assets=[landed_batch, import_batch],
-        jobs=[import_contacts, warehouse_maintenance],
+        jobs=[import_contacts, revert_import_job, warehouse_maintenance],
         schedules=[nightly_warehouse_maintenance],
         sensors=[import_webhooks],
         resources={

@@ -27,10 +27,10 @@ from dagster import (
     sensor,
 )
 
-from core.contracts import IMPORT_JOB, tags
+from core.contracts import IMPORT_JOB, REVERT_JOB, tags
 from orchestration.resources import Warehouse, WebhookDelivery
 from orchestration.webhooks.dispatch import control_store, dispatch_due
-from orchestration.webhooks.events import EndedRun, enqueue_completed
+from orchestration.webhooks.events import EndedRun, Queued, enqueue_completed, enqueue_reverted
 
 ENDED = [DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED]
 # Runs that ended just before the cursor are scanned again; the store keeps one event per run.
@@ -61,13 +61,24 @@ def _with_committed_counts(
     return context.instance.get_run_by_id(run.run_id) or run
 
 
+# Each job's ended runs, scanned from its own cursor key, and how each gets its event.
+EVENTS = {
+    IMPORT_JOB: ("updated_after", enqueue_completed),
+    REVERT_JOB: ("reverts_updated_after", enqueue_reverted),
+}
+
+
 def _ended_runs(
-    context: SensorEvaluationContext, warehouse: Warehouse, cursor: dict[str, float]
+    context: SensorEvaluationContext,
+    warehouse: Warehouse,
+    cursor: dict[str, float],
+    job_name: str = IMPORT_JOB,
 ) -> list[EndedRun]:
-    """Import runs that ended since the cursor (with a small overlap); moves `cursor` on."""
-    updated_after = datetime.fromtimestamp(cursor["updated_after"], UTC) - CURSOR_OVERLAP
+    """The job's runs that ended since its cursor (with a small overlap); moves the cursor on."""
+    key = EVENTS[job_name][0]
+    updated_after = datetime.fromtimestamp(cursor.get(key, 0.0), UTC) - CURSOR_OVERLAP
     records = context.instance.get_run_records(
-        filters=RunsFilter(job_name=IMPORT_JOB, statuses=ENDED, updated_after=updated_after),
+        filters=RunsFilter(job_name=job_name, statuses=ENDED, updated_after=updated_after),
         order_by="update_timestamp",
         ascending=True,
         limit=SCAN_LIMIT,
@@ -78,7 +89,7 @@ def _ended_runs(
         ended_at = datetime.fromtimestamp(record.end_time, UTC) if record.end_time else None
         ended.append(EndedRun(run.run_id, run.status.value, run.tags, ended_at))
     if records:
-        cursor["updated_after"] = max(r.update_timestamp for r in records).timestamp()
+        cursor[key] = max(r.update_timestamp for r in records).timestamp()
     return ended
 
 
@@ -102,10 +113,13 @@ def import_webhooks(
     watch_until = time.monotonic() + webhook_delivery.watch_seconds
     futures = []
     while True:
-        for run in _ended_runs(context, warehouse, cursor):
-            queued = enqueue_completed(store, run)
-            if queued is not None:
-                context.log.info(f"{queued.import_id}: import.completed ({queued.status}) queued")
+        for job_name, (_, enqueue) in EVENTS.items():
+            for run in _ended_runs(context, warehouse, cursor, job_name):
+                queued: Queued | None = enqueue(store, run)
+                if queued is not None:
+                    context.log.info(
+                        f"{queued.import_id}: {job_name} event ({queued.status}) queued"
+                    )
         futures += dispatch_due(store_url, policy)
         if time.monotonic() >= watch_until:
             break

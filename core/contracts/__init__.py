@@ -6,6 +6,7 @@ from datetime import datetime
 
 LOCATION_NAME = "oliai"  # the Dagster code location, as workspace.yaml names it
 IMPORT_JOB = "import_contacts"  # the job that processes one accepted import
+REVERT_JOB = "revert_import"  # the job that reverts one import (issue 18)
 
 
 def acceptance_sequence(accepted_at: datetime) -> int:

@@ -18,10 +18,17 @@ class ImportStatus(StrEnum):
     COMPLETED = "COMPLETED"
     COMPLETED_WITH_ERRORS = "COMPLETED_WITH_ERRORS"
     FAILED = "FAILED"
+    # Its revert ran (POST /v1/imports/{id}/revert): not a run status of the import's own.
+    REVERTED = "REVERTED"
 
 
 TERMINAL = frozenset(
-    {ImportStatus.COMPLETED, ImportStatus.COMPLETED_WITH_ERRORS, ImportStatus.FAILED}
+    {
+        ImportStatus.COMPLETED,
+        ImportStatus.COMPLETED_WITH_ERRORS,
+        ImportStatus.FAILED,
+        ImportStatus.REVERTED,
+    }
 )
 
 _IN_FLIGHT = {

@@ -31,3 +31,23 @@ def counts_from_tags(run_id: str, tags: Mapping[str, str]) -> dict[str, int] | N
         return {field: int(recorded[COUNTS_PREFIX + field]) for field in COUNT_FIELDS}
     except (KeyError, ValueError):
         return None
+
+
+# A revert run (job `revert_import`) names the import it reverts with its own tag: under
+# IMPORT_ID the import's status lookup would take it for the import's newest run.
+REVERT_OF = "oliai/revert_of"
+REVERT_COUNTS_PREFIX = "oliai/revert_"
+REVERT_COUNT_FIELDS = ("reverted", "kept", "membershipsRemoved")
+
+
+def revert_count_tags(counts: Mapping[str, int]) -> dict[str, str]:
+    return {REVERT_COUNTS_PREFIX + field: str(counts[field]) for field in REVERT_COUNT_FIELDS}
+
+
+def revert_counts_from_tags(tags: Mapping[str, str]) -> dict[str, int] | None:
+    """The counts a revert run recorded (read only from a run that succeeded: a re-execution
+    copies its parent's tags and records the same counts again)."""
+    try:
+        return {field: int(tags[REVERT_COUNTS_PREFIX + field]) for field in REVERT_COUNT_FIELDS}
+    except (KeyError, ValueError):
+        return None

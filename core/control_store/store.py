@@ -12,6 +12,7 @@ from sqlalchemy.engine import Engine
 from core.control_store.engine import create_control_engine
 from core.control_store.imports import Imports
 from core.control_store.organizations import Organizations
+from core.control_store.reverts import Reverts
 from core.control_store.users import Users
 from core.control_store.webhooks import Webhooks
 
@@ -23,6 +24,7 @@ class ControlStore:
         self.users = Users(engine)
         self.imports = Imports(engine)
         self.webhooks = Webhooks(engine)
+        self.reverts = Reverts(engine)
 
     @classmethod
     def from_url(cls, url: str) -> ControlStore:

@@ -56,6 +56,23 @@ imports = sa.Table(
 )
 
 
+# A requested revert of an import (issue 18): at most one per import, recorded before the API
+# answers, then submitted as a `revert_import` run by the API's submitters (the same outbox
+# pattern and leases as `imports`).
+reverts = sa.Table(
+    "reverts",
+    metadata,
+    sa.Column("import_id", sa.String(40), primary_key=True),
+    sa.Column("org_id", sa.String(64), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("submitted_at", sa.DateTime(timezone=True)),
+    sa.Column("run_id", sa.String(64)),
+    sa.Column("submit_attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("last_submit_error", sa.Text),
+    sa.Column("submit_claimed_until", sa.DateTime(timezone=True)),
+)
+
+
 webhook_events = sa.Table(
     "webhook_events",
     metadata,

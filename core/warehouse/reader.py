@@ -18,6 +18,7 @@ import polars as pl
 
 from core.warehouse import lake
 from core.warehouse.lake import LakeLocation
+from core.warehouse.revert import KeptContact, RevertBlocker, kept_contacts, revert_blocker
 from core.warehouse.writer import ImportCounts, committed_counts, read_contacts
 from transforms.schema import EXISTING_SCHEMA
 
@@ -115,6 +116,18 @@ class LakeReader:
 
     def phone_counts(self, import_id: str) -> PhoneCounts | None:
         return self.read(lambda con: phone_counts(con, import_id), None)
+
+    def revert_blocker(self, import_id: str) -> RevertBlocker | None:
+        """Why the import cannot be reverted now (None: it can, or already was)."""
+        blocked: RevertBlocker | None = RevertBlocker.NOT_APPLIED  # an empty lake holds none
+        return self.read(lambda con: revert_blocker(con, import_id), blocked)
+
+    def kept_contacts(
+        self, import_id: str, offset: int, limit: int
+    ) -> tuple[list[KeptContact], int]:
+        """A page of the contacts the import's revert kept, and how many in all."""
+        none: tuple[list[KeptContact], int] = ([], 0)
+        return self.read(lambda con: kept_contacts(con, import_id, offset, limit), none)
 
     def read(self, query: Callable[[duckdb.DuckDBPyConnection], T], if_empty: T) -> T:
         """`query` on a cursor in one snapshot; `if_empty` if the lake has no tables yet.

@@ -27,7 +27,7 @@ from transforms import plan_upsert
 from transforms.phones import parse_phones
 
 # Of the lake. The single-file warehouse before it had versions 1-3 (`legacy.py` moves one in).
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 # DuckLake tables have no keys or indexes: `apply_import` keeps contacts and audience_members
 # unique per organization by construction, one import of an organization at a time (the run
@@ -86,6 +86,25 @@ TABLES = {
         message VARCHAR NOT NULL,
         value VARCHAR
     )""",
+    # One row per reverted import (core/warehouse/revert.py), and the contacts its revert left
+    # alone because a later import wrote them since. IF NOT EXISTS: version 4's migration runs
+    # these same statements.
+    "import_reverts": """CREATE TABLE IF NOT EXISTS import_reverts (
+        import_id VARCHAR NOT NULL,
+        org_id VARCHAR NOT NULL,
+        run_id VARCHAR NOT NULL,
+        reverted_at TIMESTAMPTZ NOT NULL,
+        reverted INTEGER NOT NULL,
+        kept INTEGER NOT NULL,
+        memberships_removed INTEGER NOT NULL
+    )""",
+    "import_revert_kept": """CREATE TABLE IF NOT EXISTS import_revert_kept (
+        import_id VARCHAR NOT NULL,
+        org_id VARCHAR NOT NULL,
+        phone_number VARCHAR NOT NULL,
+        later_import_id VARCHAR,
+        reason VARCHAR NOT NULL
+    )""",
     "schema_version": "CREATE TABLE schema_version (version INTEGER NOT NULL)",
     # The single-file warehouses moved in (legacy.py), so a move is done once.
     "legacy_migrations": """CREATE TABLE legacy_migrations (
@@ -127,6 +146,8 @@ MIGRATIONS: dict[int, list[str | Callable[[duckdb.DuckDBPyConnection], None]]] =
         "ALTER TABLE imports ADD COLUMN phone_regions JSON",
         backfill_phone_facts,
     ],
+    # Reverting an import: the record of each revert and what it kept.
+    4: [TABLES["import_reverts"], TABLES["import_revert_kept"]],
 }
 # How long a write retries commits that conflict with another organization's (DuckLake
 # detects conflicts per table: two imports that both replace contacts cannot both commit).

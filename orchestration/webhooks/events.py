@@ -1,4 +1,5 @@
-"""The `import.completed` event of an ended run: built and recorded (not sent) here.
+"""The `import.completed` event of an ended import run, and the `import.reverted` event of an
+ended revert run: built and recorded (not sent) here.
 
 The sensor finds the runs that ended; this decides whether one gets an event (its import has a
 `webhookUrl`), builds the payload and records the event once per run in the control store,
@@ -15,8 +16,10 @@ from datetime import datetime
 from core.contracts import tags
 from core.contracts.status import ImportStatus, import_outcome
 from core.contracts.status_view import status_fields
+from core.contracts.timestamps import timestamp
 from core.control_store import ControlStore
-from orchestration.webhooks.payloads import completed_payload
+from core.control_store.imports import ImportRecord
+from orchestration.webhooks.payloads import RevertedFields, completed_payload, reverted_payload
 
 
 @dataclass(frozen=True)
@@ -48,12 +51,44 @@ def enqueue_completed(store: ControlStore, run: EndedRun) -> Queued | None:
         return None
     outcome = import_outcome(run.run_id, run.status, run.tags, accepted.total)
     payload = completed_payload(accepted.id, status_fields(outcome, run.ended_at), run.run_id)
+    return _enqueue(store, accepted, accepted.webhook_url, run, payload, outcome.status)
+
+
+def enqueue_reverted(store: ControlStore, run: EndedRun) -> Queued | None:
+    """Record the `import.reverted` event of an ended revert run, to the reverted import's
+    `webhookUrl` (same secret and signing); None if it has none or the event is recorded."""
+    import_id = run.tags.get(tags.REVERT_OF)
+    accepted = store.imports.get_import_by_id(import_id) if import_id else None
+    if accepted is None or accepted.webhook_url is None:
+        return None
+    counts = tags.revert_counts_from_tags(run.tags) if run.status == "SUCCESS" else None
+    status = ImportStatus.REVERTED if counts else ImportStatus.FAILED
+    fields = RevertedFields(
+        status=status.value,
+        reverted=counts["reverted"] if counts else None,
+        kept=counts["kept"] if counts else None,
+        memberships_removed=counts["membershipsRemoved"] if counts else None,
+        reverted_at=timestamp(run.ended_at) if counts else None,
+    )
+    payload = reverted_payload(accepted.id, fields, run.run_id)
+    return _enqueue(store, accepted, accepted.webhook_url, run, payload, status)
+
+
+def _enqueue(
+    store: ControlStore,
+    accepted: ImportRecord,
+    url: str,
+    run: EndedRun,
+    payload: str,
+    status: ImportStatus,
+) -> Queued | None:
+    """Record the event once per run (its `webhook-id` comes from the run id)."""
     recorded = store.webhooks.enqueue(
         event_id=event_id(run.run_id),
         import_id=accepted.id,
         org_id=accepted.org_id,
         run_id=run.run_id,
-        url=accepted.webhook_url,
+        url=url,
         payload=payload,
     )
-    return Queued(accepted.id, outcome.status) if recorded else None
+    return Queued(accepted.id, status) if recorded else None

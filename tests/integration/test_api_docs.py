@@ -20,6 +20,8 @@ OPERATIONS = {
     ("get", "/v1/imports/{import_id}/errors"): "listImportErrors",
     ("get", "/v1/imports/{import_id}/failed-rows"): "listFailedRows",
     ("get", "/v1/imports/{import_id}/webhook-deliveries"): "listWebhookDeliveries",
+    ("post", "/v1/imports/{import_id}/revert"): "revertImport",
+    ("get", "/v1/imports/{import_id}/revert/kept"): "listRevertKept",
     ("post", "/v1/imports/upload"): "uploadImportFile",
     ("get", "/health"): "getHealth",
 }

@@ -527,6 +527,8 @@ def test_schema_is_created_once_however_often_the_lake_is_opened(
         "audience_members",
         "contacts",
         "import_errors",
+        "import_revert_kept",
+        "import_reverts",
         "imports",
         "legacy_migrations",
         "schema_version",

@@ -103,9 +103,11 @@ def test_no_wire_shape_declares_a_plain_datetime(struct: type[msgspec.Struct]) -
 
 
 def test_the_status_view_is_id_then_the_shared_status_fields() -> None:
-    """The status endpoint and the webhook payload carry the same fields, built by one builder."""
-    assert ImportStatusView.__struct_fields__ == ("id", *StatusFields.__struct_fields__)
-    assert ImportStatusView.__struct_encode_fields__[1:] == StatusFields.__struct_encode_fields__
+    """The status endpoint and the webhook payload carry the same fields, built by one builder;
+    the status view adds only `revert`, absent until a revert is requested."""
+    shared = StatusFields.__struct_fields__
+    assert ImportStatusView.__struct_fields__ == ("id", *shared, "revert")
+    assert ImportStatusView.__struct_encode_fields__[1:-1] == StatusFields.__struct_encode_fields__
     assert StatusFields.__struct_encode_fields__ == (
         "status",
         "total",
