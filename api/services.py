@@ -52,7 +52,7 @@ from core.contracts.status_view import status_fields
 from core.contracts.timestamps import Timestamp
 from core.control_store import ControlStore
 from core.control_store.imports import IdempotencyConflict, ImportRecord
-from core.warehouse.reader import LakeReader
+from core.warehouse.reader import LakeReader, PhoneCounts
 from transforms import contacts_frame, normalize_contacts
 from transforms.row_diff import BatchDiff, diff_batch
 
@@ -209,6 +209,11 @@ class ImportService:
         return with_revert(
             summary, revert_views(self._store, self._gateway, [record.id]).get(record.id)
         )
+
+    def phone_counts(self, org_id: str, import_id: str) -> PhoneCounts | None:
+        """The import's valid rows by phone type and region; None until its write committed."""
+        self._record(org_id, import_id)
+        return self._lake.phone_counts(import_id)
 
     def phone_summary(self, org_id: str, import_id: str) -> ImportPhoneSummary:
         """The status fields and the phone counts the import's write kept in the lake (so they

@@ -25,6 +25,7 @@ from litestar.status_codes import HTTP_303_SEE_OTHER
 from api.downloads import csv_attachment
 from api.errors import ServiceError
 from api.failed_rows import failed_rows_csv
+from api.reverts import RevertService
 from api.schemas import ImportSummary
 from api.services import ImportService
 from api.sign_in import SignInService, Throttled, WrongCredentials
@@ -39,6 +40,9 @@ from core.control_store import ControlStore
 from transforms.errors import RowErrorCode
 
 PAGE_SIZE = 20
+KEPT_SHOWN = 100
+# An import that wrote contacts: what a revert can put back.
+REVERTIBLE = frozenset({ImportStatus.COMPLETED, ImportStatus.COMPLETED_WITH_ERRORS})
 Page = Annotated[int, Parameter(ge=1, le=1_000_000)]
 ErrorsPage = Annotated[int, QueryParameter(name="errorsPage", ge=1, le=1_000_000)]
 ErrorCodeFilter = RowErrorCode | None
@@ -75,8 +79,10 @@ def _client(request: Request[Any, Any, Any]) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def _is_live(status: str) -> bool:
-    return ImportStatus(status) not in TERMINAL
+def _is_live(item: ImportSummary) -> bool:
+    """Its page refreshes while the import, or its revert, is under way."""
+    reverting = item.revert is not None and item.revert.status in ("PENDING", "PROCESSING")
+    return ImportStatus(item.status) not in TERMINAL or reverting
 
 
 class UIController(Controller):
@@ -176,7 +182,7 @@ class UIController(Controller):
             "page": page,
             "pages": max(1, (total + PAGE_SIZE - 1) // PAGE_SIZE),
             "total": total,
-            "live": any(_is_live(item.status) for item in items),
+            "live": any(_is_live(item) for item in items),
         }
 
     @get(
@@ -204,11 +210,12 @@ class UIController(Controller):
         import_service: ImportService,
         store: ControlStore,
         dagster_url: str,
+        revert_service: RevertService,
         code: ErrorCodeFilter = None,
         errors_page: ErrorsPage = 1,
     ) -> Template:
         context = self._detail_context(
-            user, import_id, import_service, store, dagster_url, code, errors_page
+            user, import_id, import_service, store, dagster_url, revert_service, code, errors_page
         )
         return Template("import_detail.html", context={"user": user, **context})
 
@@ -223,11 +230,12 @@ class UIController(Controller):
         import_service: ImportService,
         store: ControlStore,
         dagster_url: str,
+        revert_service: RevertService,
         code: ErrorCodeFilter = None,
         errors_page: ErrorsPage = 1,
     ) -> Template:
         context = self._detail_context(
-            user, import_id, import_service, store, dagster_url, code, errors_page
+            user, import_id, import_service, store, dagster_url, revert_service, code, errors_page
         )
         return Template("_import_detail_live.html", context=context)
 
@@ -238,10 +246,17 @@ class UIController(Controller):
         service: ImportService,
         store: ControlStore,
         dagster_url: str,
+        reverts: RevertService,
         code: RowErrorCode | None,
         errors_page: int,
     ) -> dict[str, Any]:
         item: ImportSummary = service.summary(user.org_id, import_id)
+        live = _is_live(item)
+        kept = (
+            reverts.kept_page(user.org_id, import_id, 1, KEPT_SHOWN)
+            if item.revert is not None and item.revert.kept
+            else None
+        )
         upload = store.users.uploads_for(user.org_id, [import_id]).get(import_id)
         errors = service.row_errors(user.org_id, import_id)
         query = {"code": code.value} if code else {}
@@ -255,8 +270,11 @@ class UIController(Controller):
             "query": urlencode({**query, "errorsPage": errors_page}),
             "code_query": urlencode(query),
             "duplicates": service.duplicate_rows(user.org_id, import_id),
+            "phones": None if live else service.phone_counts(user.org_id, import_id),
+            "revertible": item.revert is None and item.status in REVERTIBLE,
+            "kept": kept,
             "webhook": webhook_state(service.webhook_deliveries(user.org_id, import_id)),
-            "live": _is_live(item.status),
+            "live": live,
             "run_url": f"{dagster_url.rstrip('/')}/runs/{item.run_id}" if item.run_id else None,
         }
 
@@ -297,6 +315,13 @@ class UIController(Controller):
         """Every failed row as the upload read it, with its errors (as the API's CSV)."""
         rows = import_service.failed_rows(user.org_id, import_id)
         return csv_attachment(failed_rows_csv(rows), f"{import_id}-failed-rows.csv")
+
+    @post("/imports/{import_id:str}/revert", status_code=HTTP_303_SEE_OTHER, sync_to_thread=True)
+    def revert(self, user: SessionUser, import_id: str, revert_service: RevertService) -> Redirect:
+        """Revert the import (as `POST /v1/imports/{id}/revert`), then back to its page, where the
+        revert's progress shows."""
+        revert_service.request(user.org_id, import_id)
+        return Redirect(f"/ui/imports/{import_id}", status_code=HTTP_303_SEE_OTHER)
 
 
 @get("/", include_in_schema=False)
