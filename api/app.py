@@ -24,12 +24,19 @@ from api.controllers.ui import UIController, root
 from api.dagster_gateway import DagsterGateway
 from api.docs_page import docs_page
 from api.openapi import TimestampSchema
+from api.openapi_document import INTRODUCTION, document_values
 from api.problems import Problem, internal_error_handler, problem_details_plugin
 from api.reverts import RevertService
 from api.services import ImportService
 from api.sign_in import SignInService
 from api.submitter import RunSubmitter
-from api.ui_auth import LoginThrottle, csrf_middleware, session_config, session_store
+from api.ui_auth import (
+    SESSION_COOKIE,
+    LoginThrottle,
+    csrf_middleware,
+    session_config,
+    session_store,
+)
 from api.ui_format import register_filters
 from core.contracts.timestamps import Timestamp
 from core.control_store import ControlStore
@@ -55,7 +62,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
     sessions = session_store(settings.resolved_data_dir)
 
     @asynccontextmanager
-    async def lifespan(_app: Litestar) -> AsyncIterator[None]:
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        document_values(app.openapi_schema)
         await sessions.delete_expired()
         submitter.start()
         submitter.notify()  # anything accepted before a crash goes out first
@@ -126,6 +134,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         openapi_config=OpenAPIConfig(
             title="OliAI Contacts Imports API",
             version="1.0.0",
+            description=INTRODUCTION,
             path="/schema",
             render_plugins=[docs_page()],
             components=Components(
@@ -133,6 +142,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
                     "bearer": SecurityScheme(type="http", scheme="bearer"),
                     "apiKey": SecurityScheme(
                         type="apiKey", name="X-API-Key", security_scheme_in="header"
+                    ),
+                    # The Contacts UI's session: only the file upload takes it.
+                    "session": SecurityScheme(
+                        type="apiKey", name=SESSION_COOKIE, security_scheme_in="cookie"
                     ),
                 }
             ),

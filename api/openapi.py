@@ -21,6 +21,7 @@ from litestar.openapi.spec import (
 from litestar.plugins import OpenAPISchemaPlugin
 from litestar.typing import FieldDefinition
 
+from api.openapi_document import PROBLEM_EXAMPLES, TRY_IT_WEBHOOK, response
 from api.schemas import MAX_CONTACTS, FailedRowList, ProblemDocument, RowErrorList
 from core.contracts.import_options import ImportMode
 from core.contracts.timestamps import EXAMPLE as TIMESTAMP_EXAMPLE
@@ -86,7 +87,8 @@ BULK_IMPORT_REQUEST = Schema(
         ),
     },
     additional_properties=False,
-    example=SEED_EXAMPLE,
+    # The reference's example, its webhook sent nowhere when tried from the docs page.
+    example={**SEED_EXAMPLE, "webhookUrl": TRY_IT_WEBHOOK},
 )
 
 
@@ -128,6 +130,36 @@ class BulkImportOperation(Operation):
             accepted.links = IMPORT_LINKS
 
 
+UPLOAD_FORM = Schema(
+    type=OpenAPIType.OBJECT,
+    required=["file"],
+    properties={
+        "file": Schema(
+            type=OpenAPIType.STRING,
+            format=OpenAPIFormat.BINARY,
+            description="CSV (`,` `;` or tab), .xlsx, a JSON array or NDJSON; up to 100,000 rows "
+            "and 50 MiB.",
+        ),
+        "audienceId": Schema(type=OpenAPIType.STRING, max_length=255),
+        "webhookUrl": Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.URI, max_length=2048),
+        "defaultCountry": Schema(type=OpenAPIType.STRING, pattern="^[A-Za-z]{2}$"),
+        "mode": Schema(type=OpenAPIType.STRING, enum=[mode.value for mode in ImportMode]),
+    },
+)
+
+
+@dataclass
+class UploadOperation(Operation):
+    """The Contacts UI's upload: a multipart form, with the session cookie and the CSRF token
+    (header `X-CSRFToken`) instead of an API key."""
+
+    def __post_init__(self) -> None:
+        self.request_body = RequestBody(
+            content={"multipart/form-data": OpenAPIMediaType(schema=UPLOAD_FORM)}, required=True
+        )
+        self.security = [{"session": []}]  # not the controller's API key schemes
+
+
 @dataclass
 class CsvDownloadOperation(Operation):
     """A page that is JSON, or everything as CSV with `?format=csv` or `Accept: text/csv`."""
@@ -159,17 +191,43 @@ class FailedRowsOperation(CsvDownloadOperation):
     )
 
 
+_MISSING_PLUS = {
+    "field": "phoneNumber",
+    "code": "missing_plus",
+    "message": "phoneNumber must start with + and the country calling code, e.g. +919876543210, "
+    "or the import must name a defaultCountry",
+}
 ROW_ERRORS_RESPONSE = {
-    200: ResponseSpec(
-        data_container=RowErrorList,
-        description="A page of the import's row errors, or all of them as CSV",
+    200: response(
+        RowErrorList,
+        "A page of the import's row errors, or all of them as CSV",
+        {
+            "importId": "imp_a0b408d27c397a37446ff5f1",
+            "data": [{"rowIndex": 1, **_MISSING_PLUS, "value": "612 34 56 79"}],
+            "page": 1,
+            "limit": 100,
+            "total": 1,
+        },
     )
 }
 FAILED_ROWS_RESPONSE = {
-    200: ResponseSpec(
-        data_container=FailedRowList,
-        description="A page of the import's failed rows as they were sent, each with its "
-        "errors; or all of them as CSV",
+    200: response(
+        FailedRowList,
+        "A page of the import's failed rows as they were sent, each with its errors; or all "
+        "of them as CSV",
+        {
+            "importId": "imp_a0b408d27c397a37446ff5f1",
+            "data": [
+                {
+                    "rowIndex": 1,
+                    "row": {"name": "Bea", "phoneNumber": "612 34 56 79", "tier": "gold"},
+                    "errors": [_MISSING_PLUS],
+                }
+            ],
+            "page": 1,
+            "limit": 100,
+            "total": 1,
+        },
     )
 }
 
@@ -192,9 +250,10 @@ PROBLEM_DESCRIPTIONS = {
 
 def problem_responses(*codes: int) -> dict[int, ResponseSpec]:
     return {
-        code: ResponseSpec(
-            data_container=ProblemDocument,
-            description=PROBLEM_DESCRIPTIONS[code],
+        code: response(
+            ProblemDocument,
+            PROBLEM_DESCRIPTIONS[code],
+            PROBLEM_EXAMPLES[code],
             media_type="application/problem+json",
         )
         for code in codes

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from litestar import Controller, Response, get
-from litestar.openapi import ResponseSpec
 
 from api.dagster_gateway import DagsterGateway
+from api.openapi_document import response
 from api.schemas import Health
 from core.control_store import ControlStore
 
@@ -17,9 +17,17 @@ class HealthController(Controller):
     @get(
         "/",
         operation_id="getHealth",
+        summary="Check the service's health",
         sync_to_thread=True,
         responses={
-            503: ResponseSpec(data_container=Health, description="A store or Dagster is down")
+            503: response(
+                Health,
+                "A store or Dagster is down",
+                {
+                    "status": "unavailable",
+                    "checks": {"controlStore": "ok", "dagster": "unreachable"},
+                },
+            )
         },
     )
     def get_health(self, store: ControlStore, gateway: DagsterGateway) -> Response[Health]:

@@ -6,7 +6,6 @@ from typing import Annotated, Any, cast
 
 import anyio
 from litestar import Controller, Request, Response, get, post
-from litestar.openapi import ResponseSpec
 from litestar.params import Parameter
 from litestar.response import Redirect
 from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED, HTTP_303_SEE_OTHER
@@ -21,8 +20,10 @@ from api.openapi import (
     BulkImportOperation,
     FailedRowsOperation,
     ImportErrorsOperation,
+    UploadOperation,
     problem_responses,
 )
+from api.openapi_document import DRY_RUN_EXAMPLE, response
 from api.problems import Problem
 from api.schemas import (
     DryRunReport,
@@ -64,10 +65,11 @@ class ImportsController(Controller):
         summary="Import up to 10,000 contacts",
         operation_class=BulkImportOperation,
         responses={
-            HTTP_200_OK: ResponseSpec(
-                data_container=DryRunReport,
-                description="Dry run (`dryRun=true`): the row rules' results and what each row "
-                "would do to the organization's contacts now; nothing created",
+            HTTP_200_OK: response(
+                DryRunReport,
+                "Dry run (`dryRun=true`): the row rules' results and what each row would do to "
+                "the organization's contacts now; nothing created",
+                DRY_RUN_EXAMPLE,
             ),
             **problem_responses(400, 401, 409, 413, 415, 422, 429, 503),
         },
@@ -113,6 +115,7 @@ class ImportsController(Controller):
     @get(
         "/{import_id:str}/status",
         operation_id="getImportStatus",
+        summary="Get an import's status",
         sync_to_thread=True,
         responses=problem_responses(401, 404, 429),
     )
@@ -125,6 +128,7 @@ class ImportsController(Controller):
     @get(
         "/{import_id:str}/summary",
         operation_id="getImportSummary",
+        summary="Get an import's phone numbers by type and region",
         sync_to_thread=True,
         responses=problem_responses(401, 404, 409, 429),
     )
@@ -138,6 +142,7 @@ class ImportsController(Controller):
     @get(
         "/",
         operation_id="listImports",
+        summary="List the organization's imports",
         before_request=require_integer_query,
         sync_to_thread=True,
         responses=problem_responses(400, 401, 429),
@@ -152,6 +157,7 @@ class ImportsController(Controller):
     @get(
         "/{import_id:str}/errors",
         operation_id="listImportErrors",
+        summary="List an import's row errors",
         before_request=require_integer_query,
         sync_to_thread=True,
         operation_class=ImportErrorsOperation,
@@ -180,6 +186,7 @@ class ImportsController(Controller):
     @get(
         "/{import_id:str}/failed-rows",
         operation_id="listFailedRows",
+        summary="List an import's failed rows as sent",
         before_request=require_integer_query,
         sync_to_thread=True,
         operation_class=FailedRowsOperation,
@@ -207,6 +214,7 @@ class ImportsController(Controller):
     @get(
         "/{import_id:str}/webhook-deliveries",
         operation_id="listWebhookDeliveries",
+        summary="List an import's webhook deliveries",
         sync_to_thread=True,
         responses=problem_responses(401, 404, 429),
     )
@@ -222,6 +230,7 @@ class ImportsController(Controller):
         operation_id="uploadImportFile",
         status_code=HTTP_202_ACCEPTED,
         summary="Import a contacts file (Contacts UI session only)",
+        operation_class=UploadOperation,
         request_max_body_size=MAX_UPLOAD_REQUEST_BYTES,
         responses=problem_responses(400, 401, 403, 413, 415, 422, 429, 503),
     )

@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from litestar import Controller, Response, get, post
-from litestar.openapi import ResponseSpec
 from litestar.params import Parameter
 from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED
 
 from api.http_rules import require_integer_query
 from api.openapi import problem_responses
+from api.openapi_document import REVERTED_EXAMPLE, response
 from api.reverts import RevertService
 from api.schemas import ImportStatusView, KeptContactList
 from core.contracts.status import ImportStatus
@@ -31,9 +31,10 @@ class RevertsController(Controller):
         summary="Revert an import",
         sync_to_thread=True,
         responses={
-            HTTP_200_OK: ResponseSpec(
-                data_container=ImportStatusView,
-                description="Reverted already: the import's status (REVERTED) with its revert",
+            HTTP_200_OK: response(
+                ImportStatusView,
+                "Reverted already: the import's status (REVERTED) with its revert",
+                REVERTED_EXAMPLE,
             ),
             **problem_responses(401, 404, 409, 410, 429, 503),
         },
@@ -53,6 +54,7 @@ class RevertsController(Controller):
     @get(
         "/{import_id:str}/revert/kept",
         operation_id="listRevertKept",
+        summary="List the contacts an import's revert kept",
         before_request=require_integer_query,
         sync_to_thread=True,
         responses=problem_responses(400, 401, 404, 409, 429),
