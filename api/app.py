@@ -20,8 +20,10 @@ from api.auth import authenticate
 from api.controllers.health import HealthController
 from api.controllers.imports import ImportsController
 from api.controllers.ui import UIController, root
+from api.controllers.ui_preview import PreviewController
 from api.dagster_gateway import DagsterGateway
 from api.docs_page import docs_page
+from api.drafts import DraftStore
 from api.openapi import TimestampSchema
 from api.problems import Problem, internal_error_handler, problem_details_plugin
 from api.services import ImportService
@@ -52,6 +54,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     )
     sign_in_service = SignInService(store, LoginThrottle())
     sessions = session_store(settings.resolved_data_dir)
+    drafts = DraftStore(settings.resolved_data_dir / "drafts")
 
     @asynccontextmanager
     async def lifespan(_app: Litestar) -> AsyncIterator[None]:
@@ -89,6 +92,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             ImportsController,
             HealthController,
             UIController,
+            PreviewController,
             root,
             create_static_files_router(
                 path="/static", directories=[UI_DIR / "static"], include_in_schema=False
@@ -100,6 +104,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "store": Provide(lambda: store, sync_to_thread=False),
             "gateway": Provide(lambda: gateway, sync_to_thread=False),
             "sign_in_service": Provide(lambda: sign_in_service, sync_to_thread=False),
+            "drafts": Provide(lambda: drafts, sync_to_thread=False),
             "dagster_url": Provide(lambda: settings.resolved_dagster_url, sync_to_thread=False),
         },
         plugins=[problem_details_plugin(settings.max_body_bytes), TimestampSchema()],

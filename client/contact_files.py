@@ -221,10 +221,10 @@ def _first_invalid_utf8(file: BinaryIO, head: bytes) -> int | None:
 
 def _code_page(path: Path, sample: bytes) -> str:
     """The code page of `sample`. Single-byte code pages cannot be told apart from the bytes
-    alone: on short Western texts charset-normalizer scores Windows-1252, -1250 and -1257 the
-    same and lists -1250 first, which garbles ñ and ç. Of the best-scored ties we therefore take
-    Windows-1252, the code page of Excel in Western Europe and the Americas; anything else is
-    chosen when it scores better (Cyrillic, Greek), or named by the user."""
+    alone: on short Western texts charset-normalizer finds no "chaos" (mess) in Windows-1252,
+    -1250 or -1257 and ranks -1250 first by its language coherence, which garbles ñ and ç. Of
+    the least chaotic we therefore take Windows-1252, the code page of Excel in Western Europe
+    and the Americas; another wins only with less chaos (Cyrillic, Greek), or when named."""
     from charset_normalizer import from_bytes
 
     matches = list(from_bytes(sample, cp_isolation=list(CODE_PAGES)))
@@ -233,9 +233,9 @@ def _code_page(path: Path, sample: bytes) -> str:
             f"{path.name}: not UTF-8 and not text in a Windows code page; save it as UTF-8 "
             "(Excel: CSV UTF-8)."
         )
-    best = matches[0]
-    tied = {m.encoding for m in matches if (m.chaos, m.coherence) == (best.chaos, best.coherence)}
-    return PREFERRED_CODE_PAGE if PREFERRED_CODE_PAGE in tied else best.encoding
+    least = min(match.chaos for match in matches)
+    tied = [match.encoding for match in matches if match.chaos == least]
+    return PREFERRED_CODE_PAGE if PREFERRED_CODE_PAGE in tied else tied[0]
 
 
 # ---------------------------------------------------------------------------------------- headers

@@ -197,6 +197,17 @@ def test_cp1252_csv_is_detected_as_windows_1252(tmp_path: Path) -> None:
     path = write(tmp_path, "excel.csv", WESTERN.encode("cp1252"))
     assert detect_encoding(path) == "cp1252"
     assert rows(path) == WESTERN_ROWS
+    # Here charset-normalizer's language coherence favours -1250 (0.59 to 0.56), with no chaos
+    # in either: Windows-1252 still wins.
+    spanish = (
+        "Nombre;Móvil;Idioma;Ciudad;Notas\r\n"
+        "José Muñoz;+34612345678;es;Logroño;vip\r\n"
+        "Begoña Ibáñez;+34612345679;es;Sevilla;x\r\n"
+        "François Lefèvre;612345670;fr;Besançon;\r\n"
+        "Ana;+34612345671;xx-;Madrid;\r\n"
+    )
+    path = write(tmp_path, "es.csv", spanish.encode("cp1252"))
+    assert detect_encoding(path) == "cp1252"
 
 
 def test_latin1_csv_reads_as_windows_1252(tmp_path: Path) -> None:
