@@ -234,7 +234,13 @@ def _code_page(path: Path, sample: bytes) -> str:
             "(Excel: CSV UTF-8)."
         )
     least = min(match.chaos for match in matches)
-    tied = [match.encoding for match in matches if match.chaos == least]
+    # A match stands for every code page that decodes the sample to the same text.
+    tied = [
+        encoding
+        for match in matches
+        if match.chaos == least
+        for encoding in [match.encoding, *match.could_be_from_charset]
+    ]
     return PREFERRED_CODE_PAGE if PREFERRED_CODE_PAGE in tied else tied[0]
 
 
