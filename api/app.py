@@ -21,8 +21,10 @@ from api.controllers.health import HealthController
 from api.controllers.imports import ImportsController
 from api.controllers.reverts import RevertsController
 from api.controllers.ui import UIController, root
+from api.controllers.ui_preview import PreviewController
 from api.dagster_gateway import DagsterGateway
 from api.docs_page import docs_page
+from api.drafts import DraftStore
 from api.openapi import TimestampSchema
 from api.openapi_document import INTRODUCTION, document_values
 from api.problems import Problem, internal_error_handler, problem_details_plugin
@@ -60,6 +62,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     revert_service = RevertService(service, store, gateway, submitter, lake)
     sign_in_service = SignInService(store, LoginThrottle())
     sessions = session_store(settings.resolved_data_dir)
+    drafts = DraftStore(settings.resolved_data_dir / "drafts")
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -99,6 +102,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             RevertsController,
             HealthController,
             UIController,
+            PreviewController,
             root,
             create_static_files_router(
                 path="/static", directories=[UI_DIR / "static"], include_in_schema=False
@@ -111,6 +115,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "store": Provide(lambda: store, sync_to_thread=False),
             "gateway": Provide(lambda: gateway, sync_to_thread=False),
             "sign_in_service": Provide(lambda: sign_in_service, sync_to_thread=False),
+            "drafts": Provide(lambda: drafts, sync_to_thread=False),
             "dagster_url": Provide(lambda: settings.resolved_dagster_url, sync_to_thread=False),
         },
         plugins=[problem_details_plugin(settings.max_body_bytes), TimestampSchema()],

@@ -118,7 +118,7 @@ class ImportService:
         self._submitter.notify()
         return ImportAccepted(import_id=import_id, status=ACCEPTED_STATUS, total=total)
 
-    def dry_run(self, org_id: str, body: bytes) -> DryRunReport:
+    def dry_run(self, org_id: str, body: bytes, max_contacts: int = MAX_CONTACTS) -> DryRunReport:
         """The row rules on a bulk body, exactly as the import would apply them, and what each
         row would do to the organization's contacts now; writes nothing.
 
@@ -126,8 +126,9 @@ class ImportService:
         landing file and no Dagster: a dry run works while the orchestrator is down. The batch is
         planned as the organization's next import (accepted now, after every import before it)
         over its contacts read in one lake snapshot, which never waits for an import's write.
+        The Contacts UI's preview passes the file limit as `max_contacts`.
         """
-        request = decode_bulk_request(body)
+        request = decode_bulk_request(body, max_contacts)
         options = ApplyOptions.of(request.default_country, request.mode)
         normalized = normalize_contacts(contacts_frame(request.contacts), options.default_country)
         valid = normalized.valid

@@ -1,8 +1,10 @@
 """File imports from the Contacts UI: a multipart upload → the bulk endpoint's body → the same
 `ImportService.accept_bulk` path, with the file limits (100,000 rows, 50 MiB) instead of 10,000.
 
-The file is read by `client.contact_files` (CSV with `,` `;` or tab, UTF-8 with or without BOM;
-`.xlsx`; a JSON array or NDJSON; header aliases, extra columns → metadata). Contact `i` of the
+The file is read by `client.contact_files` (CSV with `,` `;` or tab, in UTF-8, UTF-16 or a
+detected Windows code page; `.xlsx`; a JSON array or NDJSON; header aliases or an explicit column
+mapping, extra columns → metadata). The Contacts UI's preview (api/controllers/ui_preview.py)
+imports a stored draft through `import_file`, the same path as the direct upload. Contact `i` of the
 import (its `row_index`) is the file's i-th non-empty data row; the file row it came from is
 kept as a run-length `row_map` in the control store, so the UI can show both.
 """
@@ -27,8 +29,10 @@ from api.schemas import MAX_FILE_CONTACTS, ImportAccepted
 from api.services import ImportService
 from client.contact_files import (
     SUFFIXES,
+    ColumnMapping,
     ContactFileError,
     FileFormat,
+    detect_encoding,
     detect_format,
     read_contacts,
 )
@@ -48,6 +52,7 @@ class ParsedFile:
     file_format: FileFormat
     contacts: list[dict[str, Any]]
     row_numbers: list[int]
+    encoding: str | None = None  # a CSV's, as read
 
 
 def safe_file_name(name: str) -> str:
@@ -58,30 +63,24 @@ def safe_file_name(name: str) -> str:
 
 
 def parse_contacts_file(
-    path: Path, *, max_rows: int = MAX_FILE_CONTACTS, max_bytes: int = MAX_FILE_BYTES
+    path: Path,
+    *,
+    max_rows: int = MAX_FILE_CONTACTS,
+    max_bytes: int = MAX_FILE_BYTES,
+    encoding: str | None = None,
+    mapping: ColumnMapping | None = None,
 ) -> ParsedFile:
     """Every contact of the file with its file row; raises `UnsupportedFileType`, `InvalidFile`
-    or `FileTooLarge` with a detail that says what to fix."""
-    try:
-        file_format = detect_format(path)
-    except ContactFileError:
-        known = ", ".join(sorted(SUFFIXES))
-        raise UnsupportedFileType(
-            f"{path.name}: {path.suffix or 'no extension'} files cannot be imported; upload a "
-            f"CSV, Excel (.xlsx) or JSON file ({known}).",
-        ) from None
-    size = path.stat().st_size
-    if size == 0:
-        raise InvalidFile(f"{path.name}: the file is empty.")
-    if size > max_bytes:
-        raise FileTooLarge(
-            f"{path.name} is {size / MIB:.1f} MiB; files are limited to {max_bytes // MIB} MiB. "
-            "Split it, or use `oliai import` for larger files."
-        )
+    or `FileTooLarge` with a detail that says what to fix. `encoding` (a CSV's) and `mapping`
+    override detection and the header aliases (`client.contact_files.read_contacts`)."""
+    file_format = checked_file(path, max_bytes)
     contacts: list[dict[str, Any]] = []
     row_numbers: list[int] = []
     try:
-        for row_number, contact in read_contacts(path, file_format):
+        if file_format is FileFormat.CSV:
+            encoding = encoding or detect_encoding(path)
+        rows = read_contacts(path, file_format, encoding=encoding, mapping=mapping)
+        for row_number, contact in rows:
             if len(contacts) == max_rows:
                 raise FileTooLarge(
                     f"{path.name} has more than {max_rows:,} contacts; split it into files of "
@@ -100,7 +99,29 @@ def parse_contacts_file(
         ) from None
     if not contacts:
         raise InvalidFile(f"{path.name}: the file has a header but no contacts.")
-    return ParsedFile(path.name, file_format, contacts, row_numbers)
+    return ParsedFile(path.name, file_format, contacts, row_numbers, encoding)
+
+
+def checked_file(path: Path, max_bytes: int = MAX_FILE_BYTES) -> FileFormat:
+    """The file's format by its extension, once it is known to be neither empty nor too large;
+    raises `UnsupportedFileType`, `InvalidFile` or `FileTooLarge`."""
+    try:
+        file_format = detect_format(path)
+    except ContactFileError:
+        known = ", ".join(sorted(SUFFIXES))
+        raise UnsupportedFileType(
+            f"{path.name}: {path.suffix or 'no extension'} files cannot be imported; upload a "
+            f"CSV, Excel (.xlsx) or JSON file ({known}).",
+        ) from None
+    size = path.stat().st_size
+    if size == 0:
+        raise InvalidFile(f"{path.name}: the file is empty.")
+    if size > max_bytes:
+        raise FileTooLarge(
+            f"{path.name} is {size / MIB:.1f} MiB; files are limited to {max_bytes // MIB} MiB. "
+            "Split it, or use `oliai import` for larger files."
+        )
+    return file_format
 
 
 def row_map(row_numbers: list[int]) -> list[list[int]]:
@@ -122,7 +143,38 @@ def file_row(runs: list[list[int]], row_index: int) -> int | None:
     return None
 
 
-def _copy_limited(source: IO[bytes], target: Path, limit: int, name: str) -> None:
+def bulk_body(parsed: ParsedFile, fields: dict[str, Any]) -> bytes:
+    """The bulk endpoint's JSON body for a file's contacts and the form's options (audienceId,
+    webhookUrl, defaultCountry, mode; empty ones left out)."""
+    body = {"contacts": parsed.contacts, **{k: v for k, v in fields.items() if v}}
+    return msgspec.json.encode(body)
+
+
+def import_parsed(
+    parsed: ParsedFile,
+    fields: dict[str, Any],
+    *,
+    org_id: str,
+    user_id: str,
+    import_service: ImportService,
+    store: ControlStore,
+) -> ImportAccepted:
+    """One import of the file through the bulk path (the file limit), its row map recorded."""
+    accepted = import_service.accept_bulk(
+        org_id, bulk_body(parsed, fields), None, max_contacts=MAX_FILE_CONTACTS
+    )
+    store.users.record_upload(
+        import_id=accepted.import_id,
+        org_id=org_id,
+        user_id=user_id,
+        file_name=parsed.file_name,
+        file_format=parsed.file_format.value,
+        row_map=row_map(parsed.row_numbers),
+    )
+    return accepted
+
+
+def copy_limited(source: IO[bytes], target: Path, limit: int, name: str) -> None:
     copied = 0
     with open(target, "wb") as out:
         while chunk := source.read(MIB):
@@ -132,11 +184,22 @@ def _copy_limited(source: IO[bytes], target: Path, limit: int, name: str) -> Non
             out.write(chunk)
 
 
-def _text_field(form: Any, name: str) -> str | None:
+def text_field(form: Any, name: str) -> str | None:
     value = form.get(name)
     if value is None or isinstance(value, UploadFile):
         return None
     return str(value).strip() or None
+
+
+def import_options(form: Any) -> dict[str, Any]:
+    """The bulk body's options as a form sends them (None: not given)."""
+    return {
+        "audienceId": text_field(form, "audienceId"),
+        "webhookUrl": text_field(form, "webhookUrl"),
+        # People type `in`; the bulk body takes ISO's uppercase.
+        "defaultCountry": (text_field(form, "defaultCountry") or "").upper() or None,
+        "mode": text_field(form, "mode"),
+    }
 
 
 async def accept_upload(
@@ -169,34 +232,23 @@ async def accept_upload(
             raise Problem(
                 400, "bad-request", "No file", "Choose a file: the form field `file` is missing."
             )
-        fields: dict[str, Any] = {
-            "audienceId": _text_field(form, "audienceId"),
-            "webhookUrl": _text_field(form, "webhookUrl"),
-            # People type `in`; the bulk body takes ISO's uppercase.
-            "defaultCountry": (_text_field(form, "defaultCountry") or "").upper(),
-            "mode": _text_field(form, "mode"),
-        }
+        fields = import_options(form)
         name = safe_file_name(upload.filename)
 
         def accept() -> ImportAccepted:
             with tempfile.TemporaryDirectory(prefix="oliai-upload-") as directory:
                 path = Path(directory) / name
                 upload.file.seek(0)
-                _copy_limited(upload.file, path, MAX_FILE_BYTES, name)
+                copy_limited(upload.file, path, MAX_FILE_BYTES, name)
                 parsed = parse_contacts_file(path)
-            body = {"contacts": parsed.contacts, **{k: v for k, v in fields.items() if v}}
-            accepted = import_service.accept_bulk(
-                org_id, msgspec.json.encode(body), None, max_contacts=MAX_FILE_CONTACTS
-            )
-            store.users.record_upload(
-                import_id=accepted.import_id,
+            return import_parsed(
+                parsed,
+                fields,
                 org_id=org_id,
                 user_id=user_id,
-                file_name=parsed.file_name,
-                file_format=parsed.file_format.value,
-                row_map=row_map(parsed.row_numbers),
+                import_service=import_service,
+                store=store,
             )
-            return accepted
 
         return await anyio.to_thread.run_sync(accept)
     finally:

@@ -27,8 +27,9 @@ function poll(element) {
 function upload(form) {
   const box = document.getElementById("upload-error");
   form.addEventListener("submit", async (event) => {
+    if (event.submitter && event.submitter.id === "preview-button") return; // a plain post
     event.preventDefault();
-    const button = form.querySelector("button[type=submit]");
+    const button = form.querySelector("#import-now");
     button.disabled = true;
     button.textContent = "Uploading…";
     box.hidden = true;
@@ -54,6 +55,18 @@ function upload(form) {
   });
 }
 
+// The preview: once the mapping or an option changes, the counts shown are stale, so importing
+// waits for "Preview again".
+function previewForm(form) {
+  const importButton = document.getElementById("import-button");
+  form.addEventListener("change", () => {
+    if (importButton) importButton.disabled = true;
+    document.getElementById("stale-hint").hidden = false;
+  });
+}
+
 document.querySelectorAll("[data-refresh]").forEach(poll);
+const preview = document.getElementById("preview-form");
+if (preview) previewForm(preview);
 const uploadForm = document.getElementById("upload-form");
 if (uploadForm) upload(uploadForm);

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
-from client.contact_files import FileFormat
+from client.contact_files import ContactFileError, FileFormat, check_encoding
 from client.schemas import MAX_CONTACTS
 from core.contracts.import_options import ApplyOptions
 
@@ -61,6 +61,7 @@ class BatchImportOptions:
     batch_timeout_s: float = 3600.0
     webhook_fallback_poll_s: float = 10.0
     file_format: FileFormat | None = None
+    encoding: str | None = None  # a CSV's; None: detected (client.contact_files)
 
     def validate(self) -> None:
         if not 1 <= self.batch_size <= MAX_CONTACTS:
@@ -82,6 +83,11 @@ class BatchImportOptions:
             )
         if not self.path.is_file():
             raise BatchImportError(f"No such file: {self.path}", ExitCode.BAD_INPUT)
+        if self.encoding is not None:
+            try:
+                check_encoding(self.encoding)
+            except ContactFileError as exc:
+                raise BatchImportError(f"--encoding: {exc}", ExitCode.BAD_INPUT) from None
 
 
 def checkpoint_path(path: Path) -> Path:

@@ -74,7 +74,8 @@ class BatchImporter:
     def _batches(self, file_format: FileFormat) -> Iterator[Batch]:
         try:
             yield from batches(
-                read_contacts(self.options.path, file_format), self.options.batch_size
+                read_contacts(self.options.path, file_format, encoding=self.options.encoding),
+                self.options.batch_size,
             )
         except ContactFileError as exc:
             raise BatchImportError(str(exc), ExitCode.BAD_INPUT) from None

@@ -100,6 +100,15 @@ def import_file(
     batch_timeout: Annotated[
         float, typer.Option("--batch-timeout", help="Seconds to wait for one batch to finish.")
     ] = 3600.0,
+    encoding: Annotated[
+        str | None,
+        typer.Option(
+            "--encoding",
+            help="A CSV's encoding (e.g. utf-8, utf-16, cp1252, cp1250). Default: a BOM's, else "
+            "UTF-8 if the file is valid UTF-8, else the Windows code page detected "
+            "(Windows-1252 on a tie).",
+        ),
+    ] = None,
     as_json: AsJson = False,
 ) -> None:
     """Import a large file in batches, applied in order; resumable (re-run the same command).
@@ -127,6 +136,7 @@ def import_file(
         listen_port=int(port),
         continue_on_error=continue_on_error,
         batch_timeout_s=batch_timeout,
+        encoding=encoding,
     )
     raise typer.Exit(
         import_command(options, api_url=api_url, api_key=api_key, dry_run=dry_run, as_json=as_json)

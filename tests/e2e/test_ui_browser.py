@@ -55,7 +55,7 @@ def test_sign_in_upload_watch_download_sign_out(
         page.set_input_files("input[name=file]", str(contacts))
         page.fill("input[name=audienceId]", "aud_browser")
         shoot(page, "03-new-import")
-        page.click("#upload-form button[type=submit]")
+        page.click("#import-now")
         page.wait_for_url(re.compile(re.escape(stack.api_url) + r"/ui/imports/imp_\w+$"))
         import_id = page.url.rsplit("/", 1)[1]
         # The detail page refreshes itself until the import ends.
@@ -122,7 +122,7 @@ def test_upload_problem_is_shown_on_the_form(
         page.click("button[type=submit]")
         page.goto(stack.api_url + "/ui/imports/new")
         page.set_input_files("input[name=file]", str(bad))
-        page.click("#upload-form button[type=submit]")
+        page.click("#import-now")
         expect(page.locator("#upload-error")).to_contain_text("no phoneNumber column")
         expect(page).to_have_url(stack.api_url + "/ui/imports/new")
         shoot(page, "07-upload-error")

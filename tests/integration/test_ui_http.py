@@ -180,9 +180,9 @@ NO_PHONE_HINT = (
          f"nophone.xlsx, header: no phoneNumber column (found: 'Name', 'City'). {NO_PHONE_HINT}"),
         ("header-only.csv", b"name,phone\n", 422, "invalid-file",
          "header-only.csv: the file has a header but no contacts."),
-        ("latin1.csv", "name,phone\nJosé,+34612345678\n".encode("latin-1"), 422, "invalid-file",
-         "latin1.csv: not UTF-8 (invalid continuation byte); save it as UTF-8 "
-         "(Excel: CSV UTF-8)."),
+        ("quote.csv", b'name,phone\nAna,+34612345678\n"Ben,+34612345679\nCid,+34612345670\n',
+         422, "invalid-file", "quote.csv, line 3: a quoted field starts on this line and is never "
+         'closed; add the closing quote (") or remove the opening one.'),
         ("fake.xlsx", b"name,phone\nAna,+1\n", 422, "invalid-file",
          "fake.xlsx: not a readable .xlsx workbook (File is not a zip file)."),
         ("photo.png", b"\x89PNG\r\n", 415, "unsupported-file-type",

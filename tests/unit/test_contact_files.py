@@ -3,6 +3,7 @@ clear errors; every reader streams."""
 
 from __future__ import annotations
 
+import codecs
 import datetime as dt
 import json
 import os
@@ -14,11 +15,16 @@ import openpyxl
 import pytest
 
 from client.contact_files import (
+    ColumnTarget,
     ContactFileError,
     FileFormat,
+    FileTable,
     SourceRow,
     canonical_name,
+    check_encoding,
+    detect_encoding,
     detect_format,
+    preview_table,
     read_contacts,
     sniff_delimiter,
 )
@@ -173,10 +179,203 @@ def test_two_columns_with_one_meaning_are_refused(tmp_path: Path) -> None:
         rows(path)
 
 
-def test_csv_that_is_not_utf8_is_a_clear_error(tmp_path: Path) -> None:
-    path = write(tmp_path, "c.csv", "name,phone\nJosé,+1\n".encode("latin-1"))
-    with pytest.raises(ContactFileError, match="not UTF-8"):
-        rows(path)
+WESTERN = (
+    "name;phone;city;price\r\n"
+    "José Muñoz;+34612345678;Logroño;5 €\r\n"
+    "François Lefèvre;+33612345678;Besançon;“ok”\r\n"
+)
+WESTERN_ROWS = [
+    (2, {"name": "José Muñoz", "phoneNumber": "+34612345678", "city": "Logroño", "price": "5 €"}),
+    (3, {"name": "François Lefèvre", "phoneNumber": "+33612345678", "city": "Besançon",
+         "price": "“ok”"}),
+]  # fmt: skip
+
+
+def test_cp1252_csv_is_detected_as_windows_1252(tmp_path: Path) -> None:
+    """Excel's "CSV" in Western Europe: € and curly quotes exist only in Windows-1252, and
+    charset-normalizer alone would pick Windows-1250 here (ñ → ń)."""
+    path = write(tmp_path, "excel.csv", WESTERN.encode("cp1252"))
+    assert detect_encoding(path) == "cp1252"
+    assert rows(path) == WESTERN_ROWS
+    # Here charset-normalizer's language coherence favours -1250 (0.59 to 0.56), with no chaos
+    # in either: Windows-1252 still wins.
+    spanish = (
+        "Nombre;Móvil;Idioma;Ciudad;Notas\r\n"
+        "José Muñoz;+34612345678;es;Logroño;vip\r\n"
+        "Begoña Ibáñez;+34612345679;es;Sevilla;x\r\n"
+        "François Lefèvre;612345670;fr;Besançon;\r\n"
+        "Ana;+34612345671;xx-;Madrid;\r\n"
+    )
+    path = write(tmp_path, "es.csv", spanish.encode("cp1252"))
+    assert detect_encoding(path) == "cp1252"
+
+
+def test_latin1_csv_reads_as_windows_1252(tmp_path: Path) -> None:
+    text = "name,phone,city\nZoë Ångström,+46701234567,Malmö\nJürgen Groß,+4915112345678,Köln\n"
+    path = write(tmp_path, "latin1.csv", text.encode("latin-1"))
+    assert detect_encoding(path) == "cp1252"
+    # charset-normalizer folds code pages that decode a sample alike into one match, named
+    # Windows-1250 here: still read (and named) as Windows-1252.
+    german = write(tmp_path, "de.csv", "name;phone\nJürgen Groß;+4915112345678\n".encode("latin-1"))
+    assert detect_encoding(german) == "cp1252"
+    assert rows(path) == [
+        (2, {"name": "Zoë Ångström", "phoneNumber": "+46701234567", "city": "Malmö"}),
+        (3, {"name": "Jürgen Groß", "phoneNumber": "+4915112345678", "city": "Köln"}),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("bom", "codec"),
+    [(codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be")],
+    ids=["le", "be"],
+)
+def test_utf16_with_bom_and_tabs_as_excel_unicode_text(
+    tmp_path: Path, bom: bytes, codec: str
+) -> None:
+    """Excel's "Unicode Text": UTF-16 with a BOM, tab-delimited, CRLF."""
+    text = WESTERN.replace(";", "\t") + "Анна Иванова\t+79161234567\tМосква\t\r\n"  # noqa: RUF001 (Cyrillic on purpose)
+    path = write(tmp_path, "unicode.txt", bom + text.encode(codec))
+    assert detect_encoding(path) == "utf-16"
+    assert rows(path) == [
+        *WESTERN_ROWS,
+        (4, {"name": "Анна Иванова", "phoneNumber": "+79161234567", "city": "Москва"}),
+    ]
+
+
+def test_cyrillic_code_page_wins_when_it_scores_better(tmp_path: Path) -> None:
+    text = "name,phone\nИван Петров,+79161234567\nМария Иванова,+79161234568\n"  # noqa: RUF001
+    path = write(tmp_path, "ru.csv", text.encode("cp1251"))
+    assert detect_encoding(path) == "cp1251"
+    assert [contact["name"] for _, contact in rows(path)] == ["Иван Петров", "Мария Иванова"]
+
+
+def test_a_named_encoding_overrides_detection(tmp_path: Path) -> None:
+    """Windows-1250 ties with -1252 on these bytes, so detection says -1252; naming the
+    encoding reads the Czech names right."""
+    text = "name,phone\nJiří Dvořák,+420601123456\n"
+    path = write(tmp_path, "cz.csv", text.encode("cp1250"))
+    assert detect_encoding(path) == "cp1252"
+    assert rows(path) == [(2, {"name": "Jiøí Dvoøák", "phoneNumber": "+420601123456"})]
+    named = [(row.row_number, row.contact) for row in read_contacts(path, encoding="cp1250")]
+    assert named == [(2, {"name": "Jiří Dvořák", "phoneNumber": "+420601123456"})]
+
+
+def test_utf8_stays_utf8_and_a_wrong_named_encoding_is_a_clear_error(tmp_path: Path) -> None:
+    path = write(tmp_path, "c.csv", "name,phone\nJosé,+1\n")
+    assert detect_encoding(path) == "utf-8"
+    latin = write(tmp_path, "l.csv", "name,phone\nJosé,+1\n".encode("latin-1"))
+    with pytest.raises(ContactFileError) as error:
+        list(read_contacts(latin, encoding="utf-8"))
+    assert str(error.value) == (
+        "l.csv: not UTF-8 (invalid continuation byte); save it as UTF-8 (Excel: CSV UTF-8) "
+        "or name its encoding."
+    )
+    with pytest.raises(ContactFileError, match="unknown encoding 'klingon'"):
+        check_encoding("klingon")
+    assert check_encoding("latin-1") == "iso8859-1"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('name,phone\nAna,+34612345678\n"Ben,+34612345679\nCid,+34612345670\n',
+         "c.csv, line 3: a quoted field starts on this line and is never closed; add the "
+         'closing quote (") or remove the opening one.'),
+        ('name,phone\n"Ana\nMaría",+34612345678\n\nBen,"+34612345679\n',
+         "c.csv, line 5: a quoted field starts on this line and is never closed; add the "
+         'closing quote (") or remove the opening one.'),
+        ('"name,phone\nAna,+34612345678\n',
+         "c.csv, line 1: a quoted field starts on this line and is never closed; add the "
+         'closing quote (") or remove the opening one.'),
+        ('name,phone\nAna,+34612345678\n"Ben" Smith,+34612345679\n',
+         "c.csv, line 3: text after a closing quote (',' expected after '\"'); inside a "
+         'quoted field write a quote as two ("").'),
+    ],
+    ids=["one-line", "after-a-multiline-record", "in-the-header", "text-after-quote"],
+)  # fmt: skip
+def test_an_unclosed_quote_is_refused_with_its_line(
+    tmp_path: Path, text: str, message: str
+) -> None:
+    with pytest.raises(ContactFileError) as error:
+        rows(write(tmp_path, "c.csv", text))
+    assert str(error.value) == message
+
+
+SPANISH = "Nombre completo;Móvil;Idioma;Ciudad;Notas\nAna Pérez;+34612345678;es;Sevilla;vip\n"
+
+
+def test_an_explicit_mapping_overrides_the_alias_guess(tmp_path: Path) -> None:
+    path = write(tmp_path, "es.csv", SPANISH)
+    with pytest.raises(ContactFileError, match="no name or phoneNumber column"):
+        rows(path)  # the aliases know no Spanish
+    mapping = {
+        "Nombre completo": ColumnTarget.NAME,
+        "Móvil": ColumnTarget.PHONE_NUMBER,
+        "Idioma": ColumnTarget.LANGUAGE,
+        "Ciudad": ColumnTarget.METADATA,
+        "Notas": ColumnTarget.DROP,
+    }
+    read = [(row.row_number, row.contact) for row in read_contacts(path, mapping=mapping)]
+    assert read == [
+        (2, {"name": "Ana Pérez", "phoneNumber": "+34612345678", "language": "es",
+             "Ciudad": "Sevilla"}),
+    ]  # fmt: skip
+    # Columns left out of the mapping keep the guess; a known alias can be remapped.
+    path = write(tmp_path, "c.csv", "name,phone,mobile\nAna,+34612345678,+34699999999\n")
+    mapped = read_contacts(path, mapping={"phone": ColumnTarget.DROP})
+    assert [row.contact for row in mapped] == [{"name": "Ana", "phoneNumber": "+34699999999"}]
+
+
+@pytest.mark.parametrize(
+    ("mapping", "message"),
+    [
+        ({"name": ColumnTarget.METADATA},
+         "c.csv, header: column 'name' cannot be kept as metadata under its own name; map it "
+         "to name or drop it."),
+        ({"city": ColumnTarget.NAME},
+         "c.csv, header: columns 'name' and 'city' both mean 'name'; keep one."),
+        ({"email": ColumnTarget.DROP}, "c.csv, header: no column named 'email' to map."),
+        ({"phone": ColumnTarget.DROP},
+         "c.csv, header: no phoneNumber column (found: 'name', 'city'). Name the columns as in "
+         "phoneNumber: one of phoneNumber, phone, phone_number, Phone Number, mobile (any case)."),
+    ],
+)  # fmt: skip
+def test_mapping_mistakes_are_clear_errors(
+    tmp_path: Path, mapping: dict[str, ColumnTarget], message: str
+) -> None:
+    path = write(tmp_path, "c.csv", "name,phone,city\nAna,+34612345678,Sevilla\n")
+    with pytest.raises(ContactFileError) as error:
+        list(read_contacts(path, mapping=mapping))
+    assert str(error.value) == message
+
+
+def test_mapping_applies_to_xlsx_and_json(tmp_path: Path) -> None:
+    mapping = {"Nombre": ColumnTarget.NAME, "Tel": ColumnTarget.PHONE_NUMBER,
+               "x": ColumnTarget.DROP}  # fmt: skip
+    book = make_xlsx(tmp_path / "c.xlsx", [["Nombre", "Tel", "x"], ["Ana", "+34612345678", 1]])
+    data = write(tmp_path, "c.json", '[{"Nombre": "Ana", "Tel": "+34612345678", "x": 1}]')
+    expected = [{"name": "Ana", "phoneNumber": "+34612345678"}]
+    for path in (book, data):
+        assert [row.contact for row in read_contacts(path, mapping=mapping)] == expected
+
+
+def test_preview_table_shows_columns_and_first_rows_as_read(tmp_path: Path) -> None:
+    text = "\n".join(["Name;Phone;City", "", *(f"P{i};+3461234567{i};" for i in range(7))])
+    table = preview_table(write(tmp_path, "c.csv", text.encode("cp1252")), limit=3)
+    assert table == FileTable(
+        ["Name", "Phone", "City"],
+        [["P0", "+34612345670", ""], ["P1", "+34612345671", ""], ["P2", "+34612345672", ""]],
+        "utf-8",
+    )
+    table = preview_table(write(tmp_path, "w.csv", WESTERN.encode("cp1252")))
+    assert (table.encoding, table.rows[0][0]) == ("cp1252", "José Muñoz")
+    book = make_xlsx(tmp_path / "c.xlsx", [["Name", "Phone", None], ["Ana", 34612345678, None]])
+    assert preview_table(book) == FileTable(["Name", "Phone", ""], [["Ana", "34612345678", ""]],
+                                            None)  # fmt: skip
+    data = write(tmp_path, "c.ndjson", '{"name": "A", "n": 1}\n{"phone": "+1", "n": [2]}\n')
+    assert preview_table(data) == FileTable(
+        ["name", "n", "phone"], [["A", "1", ""], ["", "[2]", "+1"]], None
+    )
 
 
 def test_ndjson_lines_bom_blank_lines_and_aliases(tmp_path: Path) -> None:

@@ -70,7 +70,7 @@ def test_xlsx_and_json_array(tmp_path: Path) -> None:
         ("c.csv", b"name,phone\n", 422, "invalid-file", "header but no contacts"),
         ("c.csv", b"name,email\nAna,a@x.io\n", 422, "invalid-file", "no phoneNumber column"),
         ("c.csv", b"phone\n+34612345678\n", 422, "invalid-file", "no name column"),
-        ("c.csv", b"name,phone\n\xff\xfe,1\n", 422, "invalid-file", "not UTF-8"),
+        ("c.csv", b'name,phone\n"Ana,1\n', 422, "invalid-file", "line 2: a quoted field starts"),
         ("c.xlsx", b"name,phone\nAna,1\n", 422, "invalid-file", "not a readable .xlsx"),
         ("c.json", b'{"name": "Ana"', 422, "invalid-file", "not valid JSON"),
         ("c.json", b'[{"name": "Ana", "phone": "1"}, 3]', 422, "invalid-file", "expected an"),
