@@ -1,6 +1,6 @@
 """The Contacts UI's preview over HTTP: a file stored once as a draft, its columns mapped, the
 dry run of the whole file recomputed for each mapping and option, then imported through the
-upload's path (same row map) and the draft gone. In a browser: tests/e2e/test_ui_preview.py."""
+upload's path (same row map) and the draft gone. In a browser: tests/e2e/test_preview_browser.py."""
 
 from __future__ import annotations
 
