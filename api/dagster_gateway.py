@@ -76,7 +76,11 @@ class DagsterGateway:
                 "audience_id": record.audience_id,
                 "sequence": acceptance_sequence(record.created_at),
             },
-            tags={tags.IMPORT_ID: record.id, tags.ORG_ID: record.org_id},
+            tags={
+                tags.IMPORT_ID: record.id,
+                tags.ORG_ID: record.org_id,
+                tags.LAUNCHED_BY: tags.API_LAUNCHER,
+            },
         )
 
     def submit_revert(self, record: RevertRecord) -> str:
@@ -92,7 +96,11 @@ class DagsterGateway:
                     }
                 }
             },
-            tags={tags.REVERT_OF: record.import_id, tags.ORG_ID: record.org_id},
+            tags={
+                tags.REVERT_OF: record.import_id,
+                tags.ORG_ID: record.org_id,
+                tags.LAUNCHED_BY: tags.API_LAUNCHER,
+            },
         )
 
     def latest_revert_runs(self, import_ids: Sequence[str]) -> dict[str, RunView]:

@@ -52,7 +52,9 @@ landed_batch = AssetSpec(
     description=(
         "The accepted bulk-import request, exactly as the API received it: one JSON file per "
         "import in the landing zone (`<data dir>/landing/<org>/<import id>.json`), fsynced "
-        "before the API answered 202."
+        "before the API answered 202. The API writes it, not a Dagster run, so the catalog "
+        "never shows it materialized: each import's file is read by its run (`import_batch`), "
+        "and the runs of one import are those tagged `oliai/import_id=<import id>`."
     ),
 )
 

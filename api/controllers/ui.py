@@ -36,6 +36,7 @@ from api.uploads import MAX_FILE_BYTES, file_row
 from client.contact_files import HEADER_ALIASES
 from client.spreadsheet_safety import spreadsheet_safe
 from core.contracts.status import TERMINAL, ImportStatus
+from core.contracts.tags import IMPORT_ID
 from core.control_store import ControlStore
 from transforms.errors import RowErrorCode
 
@@ -252,6 +253,7 @@ class UIController(Controller):
     ) -> dict[str, Any]:
         item: ImportSummary = service.summary(user.org_id, import_id)
         live = _is_live(item)
+        dagster = dagster_url.rstrip("/")
         kept = (
             reverts.kept_page(user.org_id, import_id, 1, KEPT_SHOWN)
             if item.revert is not None and item.revert.kept
@@ -275,7 +277,9 @@ class UIController(Controller):
             "kept": kept,
             "webhook": webhook_state(service.webhook_deliveries(user.org_id, import_id)),
             "live": live,
-            "run_url": f"{dagster_url.rstrip('/')}/runs/{item.run_id}" if item.run_id else None,
+            "run_url": f"{dagster}/runs/{item.run_id}" if item.run_id else None,
+            # The Dagster UI's runs filter, as a person would type it: every run of the import.
+            "runs_url": f"{dagster}/runs?" + urlencode({"q[]": f"tag:{IMPORT_ID}={item.id}"}),
         }
 
     @get(

@@ -70,7 +70,17 @@ def test_sign_in_upload_watch_download_sign_out(
         expect(page.locator("#run-link")).to_have_attribute("href", run_url)
         rows = page.locator("#errors-table tbody tr")
         expect(rows).to_have_count(3)
+        expect(page.locator("#error-groups")).to_contain_text(
+            "1 row: phone number without country code — set a default country or add +"
+        )
         shoot(page, "04-import-detail")
+        run_id = page.locator("#run-link").get_attribute("href").rsplit("/", 1)[1]  # type: ignore[union-attr]
+        runs = context.new_page()  # the Dagster UI's runs, filtered by the import's tag
+        runs.goto(page.locator("#runs-link").get_attribute("href"))  # type: ignore[arg-type]
+        expect(runs.get_by_text(run_id[:8]).first).to_be_visible(timeout=60_000)
+        expect(runs.get_by_text("OliAI API").first).to_be_visible()  # "Launched by"
+        shoot(runs, "04b-dagster-runs-of-the-import")
+        runs.close()
 
         with page.expect_download() as download_info:
             page.click("#download-errors")

@@ -10,7 +10,7 @@ import pytest
 from dagster import DagsterRunStatus
 
 from core.contracts.status import ImportOutcome, ImportStatus, import_outcome, import_status
-from core.contracts.tags import COUNTS_PREFIX, count_tags
+from core.contracts.tags import LEGACY_COUNTS_PREFIX, LEGACY_COUNTS_RUN_ID, count_tags
 
 TOTAL = 5
 RUN = "run-new"
@@ -108,11 +108,33 @@ def test_a_successful_run_reports_the_counts_it_recorded(
     )
 
 
+def legacy_count_tags(run_id: str, recorded: dict[str, int]) -> dict[str, str]:
+    """How runs of releases before the one `oliai/counts` tag recorded their counts."""
+    return {
+        LEGACY_COUNTS_RUN_ID: run_id,
+        **{LEGACY_COUNTS_PREFIX + field: str(value) for field, value in recorded.items()},
+    }
+
+
+def test_a_run_of_an_earlier_release_reads_its_count_tags() -> None:
+    outcome = import_outcome(RUN, "SUCCESS", legacy_count_tags(RUN, counts(3, 2, 0, 1)), TOTAL)
+    assert (outcome.created, outcome.updated, outcome.error_count) == (3, 2, 1)
+    inherited = legacy_count_tags(PARENT, counts(3, 2, 0, 1))
+    assert import_outcome(RUN, "SUCCESS", inherited, TOTAL).created == 0
+
+
 def test_a_run_of_a_release_before_skipped_counts_reads_zero_skipped() -> None:
-    recorded = count_tags(RUN, counts(3, 2, 0, 0))
-    del recorded[COUNTS_PREFIX + "skipped"]
+    recorded = legacy_count_tags(RUN, counts(3, 2, 0, 0))
+    del recorded[LEGACY_COUNTS_PREFIX + "skipped"]
     outcome = import_outcome(RUN, "SUCCESS", recorded, TOTAL)
     assert (outcome.created, outcome.updated, outcome.skipped) == (3, 2, 0)
+
+
+def test_a_run_records_its_counts_in_one_tag() -> None:
+    assert count_tags(RUN, counts(3, 2, 0, 1)) == {
+        "oliai/counts": f'{{"run":"{RUN}","total":5,"created":3,"updated":2,"failed":0,'
+        '"errorCount":1,"skipped":0}'
+    }
 
 
 @pytest.mark.parametrize("run_status", ["FAILURE", "CANCELED"])
@@ -154,17 +176,15 @@ def test_a_re_execution_in_flight_reports_zero_counts_not_its_parents(
 @pytest.mark.parametrize(
     "broken",
     [
-        {"oliai/count_failed": "many"},  # not a number
-        {"oliai/count_errorCount": None},  # a count missing
+        f'{{"run":"{RUN}","total":5,"created":0,"updated":0,"failed":"many","errorCount":2,'
+        '"skipped":0}',  # not a number
+        f'{{"run":"{RUN}","total":5,"created":0,"updated":0,"failed":2,"skipped":0}}',  # missing
+        "total=5",  # not JSON
+        '["run-new"]',  # not an object
     ],
 )
-def test_unreadable_counts_are_treated_as_none(broken: dict[str, str | None]) -> None:
-    tags = count_tags(RUN, counts(0, 0, 2, 2))
-    for name, value in broken.items():
-        if value is None:
-            del tags[name]
-        else:
-            tags[name] = value
+def test_unreadable_counts_are_treated_as_none(broken: str) -> None:
+    tags = {"oliai/counts": broken}
     assert import_outcome(RUN, "FAILURE", tags, TOTAL) == ImportOutcome(
         ImportStatus.FAILED, TOTAL, created=0, updated=0, failed=TOTAL, error_count=0
     )
