@@ -17,6 +17,7 @@ from client.schemas import (
     FieldChange,
     ImportAccepted,
     ImportList,
+    ImportPhoneSummary,
     ImportStatusView,
     ImportSummary,
     KeptContact,
@@ -31,7 +32,6 @@ from client.schemas import (
 from core.contracts.import_options import ImportMode
 from core.contracts.timestamps import Timestamp, timestamp
 from core.control_store.webhooks import WebhookEventRecord
-from transforms.phones import PHONE_TYPES
 
 __all__ = [
     "MAX_CONTACTS",
@@ -85,38 +85,6 @@ class FileImportRequest(BulkImportRequest):
     contacts: Annotated[
         list[dict[str, Any]], msgspec.Meta(min_length=1, max_length=MAX_FILE_CONTACTS)
     ]
-
-
-# A stored number's type is never `unknown`: only valid numbers are counted.
-_PHONE_TYPE_NAMES = ", ".join(f"`{name}`" for name in PHONE_TYPES.values() if name != "unknown")
-
-
-class ImportPhoneSummary(ImportStatusView, kw_only=True):
-    """The status fields, and the import's valid rows (`total - failed`) counted by their phone
-    number's type and region; both are null for an import written before phone types existed."""
-
-    phone_types: (
-        Annotated[
-            dict[str, int],
-            msgspec.Meta(
-                description=f"Valid rows per phone type (phonenumbers' number type): "
-                f"{_PHONE_TYPE_NAMES}. Types with no row are left out.",
-                examples=[{"fixed_line": 1, "mobile": 2, "toll_free": 1}],
-            ),
-        ]
-        | None
-    )
-    phone_regions: (
-        Annotated[
-            dict[str, int],
-            msgspec.Meta(
-                description="Valid rows per region of the number: ISO 3166-1 alpha-2, or `001` "
-                "for a non-geographic number (+800, +882...). Regions with no row are left out.",
-                examples=[{"GB": 1, "IN": 2, "US": 1}],
-            ),
-        ]
-        | None
-    )
 
 
 class Health(msgspec.Struct):

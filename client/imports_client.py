@@ -49,6 +49,7 @@ from client.schemas import (
     DryRunReport,
     ImportAccepted,
     ImportList,
+    ImportPhoneSummary,
     ImportStatusView,
     RowError,
     RowErrorList,
@@ -64,6 +65,7 @@ __all__ = [
     "ImportAccepted",
     "ImportList",
     "ImportMode",
+    "ImportPhoneSummary",
     "ImportStatusView",
     "ImportsClient",
     "PollPolicy",
@@ -146,6 +148,10 @@ class _Calls:
 
     def _status(self, import_id: str) -> Call[ImportStatusView]:
         return Call("GET", f"/v1/imports/{import_id}/status", json_decoder(ImportStatusView))
+
+    def _summary(self, import_id: str) -> Call[ImportPhoneSummary]:
+        path = f"/v1/imports/{import_id}/summary"
+        return Call("GET", path, json_decoder(ImportPhoneSummary))
 
     def _revert(self, import_id: str) -> Call[ImportStatusView]:
         # Repeatable: the server records one revert per import, so a resend changes nothing.
@@ -281,6 +287,11 @@ class ImportsClient(_Calls):
     def get_status(self, import_id: str) -> ImportStatusView:
         return self._send(self._status(import_id))
 
+    def get_summary(self, import_id: str) -> ImportPhoneSummary:
+        """The status fields and the import's numbers by phone type and region (409, as
+        `ApiError`, until the import's write committed)."""
+        return self._send(self._summary(import_id))
+
     def revert(self, import_id: str) -> ImportStatusView:
         """Ask for the import to be reverted (POST /v1/imports/{id}/revert); the import's status
         with its `revert` (REVERTED once it ran: poll `get_status`). Asking again is harmless."""
@@ -373,6 +384,10 @@ class AsyncImportsClient(_Calls):
 
     async def get_status(self, import_id: str) -> ImportStatusView:
         return await self._send(self._status(import_id))
+
+    async def get_summary(self, import_id: str) -> ImportPhoneSummary:
+        """As `ImportsClient.get_summary`."""
+        return await self._send(self._summary(import_id))
 
     async def revert(self, import_id: str) -> ImportStatusView:
         """As `ImportsClient.revert`."""

@@ -26,6 +26,7 @@ __all__ = [
     "FieldChange",
     "ImportAccepted",
     "ImportList",
+    "ImportPhoneSummary",
     "ImportStatusView",
     "ImportSummary",
     "KeptContact",
@@ -81,6 +82,42 @@ class ImportSummary(ImportStatusView, kw_only=True):
     created_at: Timestamp
     audience_id: str | None
     run_id: str | None
+
+
+# phonenumbers' number types, as stored (a stored number's type is never `unknown`: only valid
+# numbers are counted); the summary's test checks the list against phonenumbers.
+_PHONE_TYPE_NAMES = (
+    "`fixed_line`, `mobile`, `fixed_line_or_mobile`, `toll_free`, `premium_rate`, `shared_cost`, "
+    "`voip`, `personal_number`, `pager`, `uan`, `voicemail`"
+)
+
+
+class ImportPhoneSummary(ImportStatusView, kw_only=True):
+    """The status fields, and the import's valid rows (`total - failed`) counted by their phone
+    number's type and region; both are null for an import written before phone types existed."""
+
+    phone_types: (
+        Annotated[
+            dict[str, int],
+            msgspec.Meta(
+                description=f"Valid rows per phone type (phonenumbers' number type): "
+                f"{_PHONE_TYPE_NAMES}. Types with no row are left out.",
+                examples=[{"fixed_line": 1, "mobile": 2, "toll_free": 1}],
+            ),
+        ]
+        | None
+    )
+    phone_regions: (
+        Annotated[
+            dict[str, int],
+            msgspec.Meta(
+                description="Valid rows per region of the number: ISO 3166-1 alpha-2, or `001` "
+                "for a non-geographic number (+800, +882...). Regions with no row are left out.",
+                examples=[{"GB": 1, "IN": 2, "US": 1}],
+            ),
+        ]
+        | None
+    )
 
 
 class ImportList(msgspec.Struct, rename="camel"):

@@ -13,6 +13,7 @@ import phonenumbers
 import pytest
 from phonenumbers import PhoneNumberType
 
+from client.imports_client import ImportsClient
 from orchestration.maintenance.retention import prunable_imports, prune_imports
 from tests.integration.api_support import assert_problem
 from tests.phone_corpus import FEW_REGIONS, realistic
@@ -85,6 +86,9 @@ def test_the_summary_counts_valid_rows_by_phone_type_and_region(
     assert summary == {**status, "phoneTypes": types, "phoneRegions": regions}
     assert status["failed"] == failed
     assert sum(types.values()) == sum(regions.values()) == status["total"] - failed
+    with ImportsClient(stack.api_url, key) as python_client:  # the Python client reads the same
+        read = python_client.get_summary(import_id)
+    assert (read.phone_types, read.phone_regions, read.failed) == (types, regions, failed)
 
 
 def test_the_summary_outlives_prune(stack: Stack, imported: tuple[str, str]) -> None:
