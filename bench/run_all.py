@@ -25,6 +25,7 @@ BENCHES = [
     ("webhooks.py", [], ["--imports", "10"]),
     ("webhooks.py", ["--hanging", "60", "--imports", "5"], ["--hanging", "60", "--imports", "3"]),
     ("end_to_end.py", [], ["--batches", "10", "--samples", "5"]),
+    ("dry_run.py", [], []),
     ("batch_import.py", [], ["--rows", "100000"]),
 ]
 
