@@ -188,5 +188,6 @@ def test_pages_fit_the_screen(stack: Stack, browser: Browser, width: int) -> Non
         page.goto(stack.api_url + "/ui/imports/imp_000000000000000000000000")
         expect(page.locator("#error-page")).to_have_attribute("data-status", "404")
         no_sideways_scroll(page)
+        shoot(page, f"not-found-{width}")
     finally:
         context.close()
