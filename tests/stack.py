@@ -28,7 +28,8 @@ if TYPE_CHECKING:
 
 OLIAI = str(Path(sys.executable).with_name("oliai"))
 BANNER_END = "Ctrl-C stops everything"
-TERMINAL = {"COMPLETED", "COMPLETED_WITH_ERRORS", "FAILED"}
+# The SPEC's ended statuses, and REVERTED (an ended import whose revert ran).
+TERMINAL = {"COMPLETED", "COMPLETED_WITH_ERRORS", "FAILED", "REVERTED"}
 
 
 def free_port() -> int:
