@@ -189,5 +189,15 @@ def test_pages_fit_the_screen(stack: Stack, browser: Browser, width: int) -> Non
         expect(page.locator("#error-page")).to_have_attribute("data-status", "404")
         no_sideways_scroll(page)
         shoot(page, f"not-found-{width}")
+        page.goto(stack.api_url + "/ui/imports?page=0")
+        expect(page.locator("#error-page")).to_have_attribute("data-status", "400")
+        expect(page.locator("#error-page h1")).to_have_text("This address is not valid")
+        page.goto(stack.api_url + "/ui/imports")  # a form whose token went stale: 403, a page
+        page.locator("input[name=_csrf_token]").first.evaluate("input => input.value = 'stale'")
+        page.click("#sign-out")
+        expect(page.locator("#error-page")).to_have_attribute("data-status", "403")
+        expect(page.locator("#error-page h1")).to_have_text("The form expired")
+        no_sideways_scroll(page)
+        shoot(page, f"form-expired-{width}")
     finally:
         context.close()
