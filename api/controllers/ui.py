@@ -86,8 +86,9 @@ def _is_live(item: ImportSummary) -> bool:
     return ImportStatus(item.status) not in TERMINAL or reverting
 
 
-class UIController(Controller):
-    path = "/ui"
+class UIPages(Controller):
+    """What every controller of Contacts UI pages shares (no routes of its own)."""
+
     include_in_schema = False
     exception_handlers = {  # noqa: RUF012
         LoginRequired: _login_redirect,
@@ -98,6 +99,10 @@ class UIController(Controller):
     cache_control = CacheControlHeader(no_store=True)
     # Resolved only for handlers that take `user`: those pages need a signed-in user.
     dependencies = {"user": Provide(provide_ui_user, sync_to_thread=True)}  # noqa: RUF012
+
+
+class UIController(UIPages):
+    path = "/ui"
 
     @get("/login", sync_to_thread=True)
     def login_page(

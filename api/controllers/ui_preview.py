@@ -15,14 +15,12 @@ from typing import Any
 
 import anyio
 import polars as pl
-from litestar import Controller, Request, Response, get, post
-from litestar.datastructures import CacheControlHeader, UploadFile
-from litestar.di import Provide
-from litestar.exceptions import HTTPException
+from litestar import Request, Response, get, post
+from litestar.datastructures import UploadFile
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_303_SEE_OTHER
 
-from api.controllers.ui import LoginRequired, _login_redirect, provide_ui_user
+from api.controllers.ui import UIPages
 from api.drafts import Draft, DraftNotFound, DraftStore
 from api.errors import ServiceError
 from api.problems import Problem, problem_for
@@ -153,17 +151,9 @@ def draft_not_found(request: Request[Any, Any, Any], exc: Exception) -> Response
     return Template("error.html", context=context, status_code=404, headers=NO_STORE)
 
 
-class PreviewController(Controller):
+class PreviewController(UIPages):
     path = "/ui/imports"
-    include_in_schema = False
-    exception_handlers = {  # noqa: RUF012
-        LoginRequired: _login_redirect,
-        DraftNotFound: draft_not_found,
-        ServiceError: error_page,
-        HTTPException: error_page,
-    }
-    cache_control = CacheControlHeader(no_store=True)
-    dependencies = {"user": Provide(provide_ui_user, sync_to_thread=True)}  # noqa: RUF012
+    exception_handlers = {**UIPages.exception_handlers, DraftNotFound: draft_not_found}  # noqa: RUF012
 
     @post("/preview", request_max_body_size=MAX_UPLOAD_REQUEST_BYTES)
     async def store_draft(
