@@ -21,7 +21,7 @@ from api.errors import (
     RowsNotChecked,
 )
 from api.failed_rows import failed_rows
-from api.revert_views import revert_views, with_revert
+from api.revert_views import View, revert_views, with_revert
 from api.schemas import (
     MAX_CONTACTS,
     ChangedField,
@@ -185,10 +185,7 @@ class ImportService:
 
     def status(self, org_id: str, import_id: str) -> ImportStatusView:
         record = self._record(org_id, import_id)
-        view = _status_view(record, self._gateway.latest_run(record.id))
-        return with_revert(
-            view, revert_views(self._store, self._gateway, [record.id]).get(record.id)
-        )
+        return self._with_revert(_status_view(record, self._gateway.latest_run(record.id)))
 
     def history(self, org_id: str, page: int, limit: int) -> tuple[list[ImportSummary], int]:
         records, total = self._store.imports.list_imports(
@@ -206,10 +203,11 @@ class ImportService:
     def summary(self, org_id: str, import_id: str) -> ImportSummary:
         """One import as `GET /v1/imports` lists it (the Contacts UI's detail page)."""
         record = self._record(org_id, import_id)
-        summary = _summary(record, self._gateway.latest_run(record.id))
-        return with_revert(
-            summary, revert_views(self._store, self._gateway, [record.id]).get(record.id)
-        )
+        return self._with_revert(_summary(record, self._gateway.latest_run(record.id)))
+
+    def _with_revert(self, view: View) -> View:
+        """One import's view with its revert, if one was requested."""
+        return with_revert(view, revert_views(self._store, self._gateway, [view.id]).get(view.id))
 
     def phone_counts(self, org_id: str, import_id: str) -> PhoneCounts | None:
         """The import's valid rows by phone type and region; None until its write committed."""

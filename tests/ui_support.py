@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import time
 
 import httpx
 
@@ -44,3 +45,14 @@ def signed_in(stack: Stack, email: str, password: str = PASSWORD) -> tuple[httpx
     assert response.status_code == 303, response.text
     assert response.headers["location"] == "/ui/imports"
     return client, token
+
+
+def page_when(client: httpx.Client, path: str, ready: str, timeout_s: float = 120.0) -> str:
+    """The page at `path` once it shows `ready` (a live page's state), polling every 0.5 s."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        text = client.get(path).text
+        if ready in text:
+            return text
+        time.sleep(0.5)
+    raise AssertionError(f"{path} never showed {ready!r}:\n{text}")

@@ -5,7 +5,6 @@ within the file, and the completion webhook's delivery state (a real receiver on
 from __future__ import annotations
 
 import re
-import time
 from contextlib import closing
 
 import httpx
@@ -13,7 +12,7 @@ import pytest
 
 from tests.receiver import WebhookReceiver
 from tests.stack import Stack
-from tests.ui_support import new_user, signed_in
+from tests.ui_support import new_user, page_when, signed_in
 
 pytestmark = pytest.mark.integration
 
@@ -37,16 +36,6 @@ def uploaded(client: httpx.Client, token: str, webhook_url: str) -> str:
     )
     assert response.status_code == 202, response.text
     return str(response.json()["importId"])
-
-
-def page_when(client: httpx.Client, path: str, ready: str, timeout_s: float = 120.0) -> str:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        text = client.get(path).text
-        if ready in text:
-            return text
-        time.sleep(0.5)
-    raise AssertionError(f"{path} never showed {ready!r}:\n{text}")
 
 
 def cells(page: str, label: str) -> list[str]:

@@ -5,28 +5,16 @@ import changed kept and linked), and the import's phone numbers by type and regi
 from __future__ import annotations
 
 import re
-import time
 from contextlib import closing
 
-import httpx
 import pytest
 
 from tests.stack import Stack
-from tests.ui_support import new_user, signed_in
+from tests.ui_support import new_user, page_when, signed_in
 
 pytestmark = pytest.mark.integration
 
 ANA, BO = "+34612345678", "+442079460000"  # a Spanish mobile, a London fixed line
-
-
-def page_when(client: httpx.Client, path: str, ready: str, timeout_s: float = 120.0) -> str:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        text = client.get(path).text
-        if ready in text:
-            return text
-        time.sleep(0.5)
-    raise AssertionError(f"{path} never showed {ready!r}:\n{text}")
 
 
 def test_revert_from_the_import_page(stack: Stack) -> None:
