@@ -106,9 +106,18 @@ def instance_environment(settings: Settings) -> dict[str, str]:
     return {PASSWORD_VARIABLE: password} if password else {}
 
 
-def instance_config(database: InstanceDatabase, max_concurrent_runs: int = 8) -> dict[str, object]:
+def instance_config(
+    database: InstanceDatabase, dagster_home: Path, max_concurrent_runs: int = 8
+) -> dict[str, object]:
     return {
         **database.storages(),
+        # Each run's stdout and stderr in the files Dagster's own manager would use, written
+        # without its four helper processes per run (orchestration/runtime/compute_logs.py).
+        "compute_logs": {
+            "module": "orchestration.runtime.compute_logs",
+            "class": "FileComputeLogManager",
+            "config": {"base_dir": str(dagster_home / "storage")},
+        },
         "telemetry": {"enabled": False},
         "nux": {"enabled": False},
         # Dequeue twice a second on threads: the default 5 s interval dominates a small import.
@@ -203,6 +212,6 @@ def write_instance_config(dagster_home: Path, database: InstanceDatabase) -> Pat
     of the private server is followed. Atomically: running processes may be reading it."""
     dagster_home.mkdir(parents=True, exist_ok=True)
     path = dagster_home / "dagster.yaml"
-    text = yaml.safe_dump(instance_config(database), sort_keys=False)
+    text = yaml.safe_dump(instance_config(database, dagster_home), sort_keys=False)
     write_if_changed(path, text)
     return path

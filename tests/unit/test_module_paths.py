@@ -26,10 +26,10 @@ def test_code_server_modules_import() -> None:
         resolve(module)
 
 
-def test_instance_run_coordinator_resolves() -> None:
+def test_instance_classes_resolve(tmp_path: Path) -> None:
     database = instance.InstanceDatabase("postgresql://oliai@127.0.0.1:5432/oliai", None)
-    config = instance.instance_config(database)
-    for kind in ("run_storage", "event_log_storage", "schedule_storage"):
+    config = instance.instance_config(database, tmp_path)
+    for kind in ("run_storage", "event_log_storage", "schedule_storage", "compute_logs"):
         storage = config[kind]
         assert isinstance(storage, dict)
         assert isinstance(resolve(storage["module"], storage["class"]), type)

@@ -1,0 +1,35 @@
+"""A run's stdout and stderr reach the files the Dagster UI shows, with no helper process."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import psutil
+import pytest
+
+from orchestration.runtime.compute_logs import FileComputeLogManager
+
+
+def test_a_steps_output_and_its_childrens_land_in_the_files_without_helper_processes(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    manager = FileComputeLogManager(str(tmp_path / "storage"))
+    key = ["run_1", "compute_logs", "import_batch"]
+    me = psutil.Process()
+    with capfd.disabled():  # the process's real stdout and stderr, as in a run worker
+        with manager.capture_logs(key):
+            helpers = me.children(recursive=True)
+            print("from the step", flush=True)
+            print("a warning", file=sys.stderr, flush=True)
+            subprocess.run(["sh", "-c", "echo from a child process"], check=True)
+        print("after the capture", flush=True)
+
+    assert helpers == []
+    logs = manager.get_log_data(key)
+    assert logs.stdout is not None
+    assert logs.stderr is not None
+    assert logs.stdout.decode().splitlines() == ["from the step", "from a child process"]
+    assert logs.stderr.decode().splitlines() == ["a warning"]
+    assert manager.is_capture_complete(key)
