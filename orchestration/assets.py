@@ -28,6 +28,7 @@ from core.warehouse.checks import CHECKS, violations
 from core.warehouse.writer import TABLES, ImportBatch, apply_import
 from orchestration.catalog_metadata import column_schemas, row_counts
 from orchestration.resources import ImportFiles, Warehouse
+from orchestration.write_order import wait_for_turn
 from transforms import NormalizedContacts, contacts_frame, normalize_contacts
 
 GROUP = "contacts_import"
@@ -144,9 +145,9 @@ def import_batch(
     import_files: ImportFiles,
     warehouse: Warehouse,
 ) -> Iterator[MaterializeResult | AssetCheckResult]:
-    """Normalizes the landed request, then applies it to the lake as one snapshot (one import of
-    an organization at a time, organizations in parallel). One step, so that a run writes a step's
-    events once and the frames never make a round trip through staging."""
+    """Normalizes the landed request, then applies it to the lake as one snapshot once the
+    organization's runs queued before it have written (organizations in parallel). One step,
+    so that a run writes a step's events once and the frames never go through staging."""
     request = _landed(config)
     normalized = _normalized(request, config, import_files)
     context.log.info(
@@ -176,6 +177,7 @@ def import_batch(
         sequence=config.sequence,
         options=request.options,
     )
+    wait_for_turn(context.instance, context.run.run_id, config.org_id, context.log.info)
     try:
         with warehouse.connect() as con:
             applied = apply_import(

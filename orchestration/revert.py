@@ -9,6 +9,7 @@ from core.contracts import REVERT_JOB, tags
 from core.private_postgres import NoPostgres
 from core.warehouse.revert import RevertImpossible, revert_import
 from orchestration.resources import Warehouse
+from orchestration.write_order import wait_for_turn
 
 
 class RevertConfig(Config):
@@ -22,6 +23,7 @@ class RevertConfig(Config):
 def revert_batch(context: OpExecutionContext, config: RevertConfig, warehouse: Warehouse) -> None:
     """Puts back what the import wrote, as one lake snapshot `revert:<import id>`; a revert that
     committed before (a re-execution, a second request) is found and nothing is written."""
+    wait_for_turn(context.instance, context.run.run_id, config.org_id, context.log.info)
     try:
         with warehouse.connect() as con:
             result = revert_import(

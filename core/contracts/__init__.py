@@ -7,6 +7,10 @@ from datetime import datetime
 LOCATION_NAME = "oliai"  # the Dagster code location, as workspace.yaml names it
 IMPORT_JOB = "import_contacts"  # the job that processes one accepted import
 REVERT_JOB = "revert_import"  # the job that reverts one import (issue 18)
+# Runs of one organization the queue starts at once (the rest wait, first in first out): one
+# writes while the next starts and applies the row rules; they write one at a time, in queue
+# order (orchestration/write_order.py). A third would only wait on these 2 cores.
+RUNS_PER_ORGANIZATION = 2
 
 
 def acceptance_sequence(accepted_at: datetime) -> int:

@@ -17,7 +17,7 @@ import psycopg
 import sqlalchemy as sa
 import yaml
 
-from core.contracts import tags
+from core.contracts import RUNS_PER_ORGANIZATION, tags
 from core.files import write_if_changed
 from core.private_postgres import PrivatePostgres
 from core.settings import Settings
@@ -129,13 +129,17 @@ def instance_config(
                 "dequeue_num_workers": 4,
             },
         },
-        # One run per organization at a time, the rest queued first in first out: an
-        # organization's imports reach the lake in acceptance order, organizations in parallel.
+        # Two runs per organization at a time, the rest queued first in first out; the runs
+        # write in that order (orchestration/write_order.py), organizations in parallel.
         "concurrency": {
             "runs": {
                 "max_concurrent_runs": max_concurrent_runs,
                 "tag_concurrency_limits": [
-                    {"key": tags.ORG_ID, "value": {"applyLimitPerUniqueValue": True}, "limit": 1}
+                    {
+                        "key": tags.ORG_ID,
+                        "value": {"applyLimitPerUniqueValue": True},
+                        "limit": RUNS_PER_ORGANIZATION,
+                    }
                 ],
             }
         },

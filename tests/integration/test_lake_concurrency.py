@@ -1,10 +1,11 @@
 """Queued runs of several organizations, executed by the real daemon, on the real lake: one
-organization's imports run one at a time in acceptance order, organizations run in parallel, and
-the final state is exactly that of applying every import in order.
+organization's imports write one at a time in acceptance order (two of its runs at once, the
+later waiting for the earlier's write), organizations run in parallel, and the final state is
+exactly that of applying every import in order.
 
 Dagster's webserver and daemon run as subprocesses (started by `orchestration.runtime.stack`, as
 `oliai up` starts them) on an instance in `tmp_path` prepared by `orchestration.runtime.instance`,
-whose run queue allows one run per `oliai/org_id` value. Runs are submitted through GraphQL, so
+whose run queue allows two runs per `oliai/org_id` value. Runs are submitted through GraphQL, so
 they are real queued runs. The lake's catalog is a database on the session's PostgreSQL server.
 """
 
@@ -26,6 +27,7 @@ from dagster_graphql import DagsterGraphQLClient
 from core.contracts import IMPORT_JOB, tags
 from core.landing import land_request
 from core.settings import Settings
+from core.warehouse import lake
 from core.warehouse.reader import query_warehouse
 from orchestration.runtime.stack import Child, prepare_deployment, start_children
 from tests.lake import location
@@ -177,10 +179,24 @@ def test_an_organization_runs_in_order_while_organizations_run_in_parallel(
         record.dagster_run.run_id: (record.start_time or 0.0, record.end_time or 0.0)
         for record in stack.instance.get_run_records(RunsFilter(run_ids=every_run))
     }
-    for org, run_ids in submitted.items():
-        intervals = [records[run_id] for run_id in run_ids]
-        # One at a time, in the order they were accepted.
-        assert all(earlier[1] <= later[0] for earlier, later in pairwise(intervals)), org
+    commits = stack_query(
+        settings,
+        f"SELECT author, commit_message FROM {lake.ALIAS}.snapshots() ORDER BY snapshot_id",
+    )
+    for org in ORGS:
+        # Written one after the other, in the order they were accepted (all sequences are 0
+        # here, so the names below also prove it: the last write wins).
+        written = [row["commit_message"] for row in commits if row["author"] == org]
+        assert written == [f"imp_{org}_{index}" for index in range(RUNS_PER_ORG)], org
+    # ... while two runs of an organization ran at once (the next one's start and row rules
+    # overlapping the write before).
+    overlaps = [
+        (earlier, later)
+        for run_ids in submitted.values()
+        for earlier, later in pairwise(records[run_id] for run_id in run_ids)
+        if later[0] < earlier[1]
+    ]
+    assert overlaps, f"an organization's runs never overlapped: {records}"
     firsts = [records[run_ids[0]] for run_ids in submitted.values()]
     assert _overlapping(firsts), f"organizations never ran at once: {firsts}"
 

@@ -288,6 +288,8 @@ def paused_write_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tup
 def test_run_worker_killed_inside_the_warehouse_write(
     paused_write_stack: tuple[Stack, Path],
 ) -> None:
+    """The organization's next import starts meanwhile (two runs per organization) but waits for
+    the paused one's turn to end: it writes only once that run has failed."""
     stack, paused = paused_write_stack
     org = "crash-worker"
     key = stack.new_org_key(org)
@@ -305,6 +307,15 @@ def test_run_worker_killed_inside_the_warehouse_write(
             )
             assert time.monotonic() < deadline, "the warehouse write never paused"
             time.sleep(0.1)
+        response = client.post(BULK, json=body(10_000, 500))
+        assert response.status_code == 202, response.text
+        next_id = response.json()["importId"]
+        waiting = wait_for_run_log(stack, client, next_id, "to write first")
+        assert history(client)[import_id]["runId"] in waiting
+        time.sleep(1.5)  # time enough to write 500 contacts, were it not waiting
+        assert history(client)[next_id]["status"] not in TERMINAL
+        assert not warehouse(stack, f"SELECT 1 FROM imports WHERE import_id = '{next_id}'")
+
         pid = int(paused.read_text())
         workers = [worker for worker in run_workers(stack) if worker.pid == pid]
         assert len(workers) == 1, f"PID {pid} in {paused} is not one of the stack's run workers"
@@ -315,15 +326,31 @@ def test_run_worker_killed_inside_the_warehouse_write(
         landed = warehouse(
             stack, f"SELECT count(*) AS n FROM imports WHERE import_id = '{import_id}'"
         )[0]["n"]
-        contacts = warehouse(stack, f"SELECT count(*) AS n FROM contacts WHERE org_id = '{org}'")[
-            0
-        ]["n"]
+        contacts = warehouse(
+            stack, f"SELECT count(*) AS n FROM contacts WHERE created_import_id = '{import_id}'"
+        )[0]["n"]
         status = items[import_id]["status"]
         print(f"worker killed before COMMIT: {status}, imports rows {landed}, {contacts=}")
-        # Killed before the commit: nothing of the import is in the warehouse.
+        # Killed before the commit: nothing of the import is in the warehouse; the next one
+        # went on once its run had failed.
         assert (status, landed, contacts) == ("FAILED", 0, 0)
+        assert items[next_id]["status"] == "COMPLETED"
         items = reexecute_failed(stack, client, items)
-    assert_whole_imports(stack, org, {import_id: 10_000}, items)
+    assert_whole_imports(stack, org, {import_id: 10_000, next_id: 500}, items)
+
+
+def wait_for_run_log(stack: Stack, client: httpx.Client, import_id: str, text: str) -> str:
+    """The first message of the import's run that holds `text` (waits up to 60 s for it)."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        run_id = history(client)[import_id]["runId"]
+        if run_id:
+            with stack.instance() as instance:
+                for record in instance.all_logs(run_id):
+                    if text in (record.user_message or ""):
+                        return record.user_message
+        time.sleep(0.2)
+    raise AssertionError(f"no message with {text!r} in the run of {import_id}")
 
 
 def test_private_postgres_killed_while_imports_run(crash_stack: Stack) -> None:
