@@ -10,8 +10,9 @@ discards it), so the streams are redirected to the files alone: same files, same
 from __future__ import annotations
 
 import sys
-from collections.abc import Generator, Sequence
+from collections.abc import Generator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
+from typing import Any
 
 from dagster._core.execution.compute_logs import redirect_to_file
 from dagster._core.storage.compute_log_manager import CapturedLogContext, ComputeIOType
@@ -19,11 +20,19 @@ from dagster._core.storage.local_compute_log_manager import (
     IO_TYPE_EXTENSION,
     LocalComputeLogManager,
 )
+from dagster._serdes import ConfigurableClassData
 from dagster._utils import ensure_file, touch_file
 
 
 class FileComputeLogManager(LocalComputeLogManager):
     """`LocalComputeLogManager` without the mirroring processes."""
+
+    @classmethod
+    def from_config_value(
+        cls, inst_data: ConfigurableClassData | None, config_value: Mapping[str, Any]
+    ) -> FileComputeLogManager:
+        # The parent builds a LocalComputeLogManager whatever the class configured.
+        return cls(inst_data=inst_data, **config_value)
 
     @contextmanager
     def capture_logs(self, log_key: Sequence[str]) -> Generator[CapturedLogContext, None, None]:

@@ -8,8 +8,12 @@ from pathlib import Path
 
 import psutil
 import pytest
+import yaml
+from dagster._core.storage.compute_log_manager import ComputeLogManager
+from dagster._serdes import ConfigurableClassData
 
 from orchestration.runtime.compute_logs import FileComputeLogManager
+from orchestration.runtime.instance import InstanceDatabase, instance_config
 
 
 def test_a_steps_output_and_its_childrens_land_in_the_files_without_helper_processes(
@@ -33,3 +37,18 @@ def test_a_steps_output_and_its_childrens_land_in_the_files_without_helper_proce
     assert logs.stdout.decode().splitlines() == ["from the step", "from a child process"]
     assert logs.stderr.decode().splitlines() == ["a warning"]
     assert manager.is_capture_complete(key)
+
+
+def test_the_instance_config_makes_dagster_load_this_manager(tmp_path: Path) -> None:
+    """What dagster.yaml names is what Dagster builds (as every process loading the instance
+    does), at the base directory of Dagster's own manager."""
+    database = InstanceDatabase("postgresql://oliai@127.0.0.1:5432/oliai", None)
+    configured = instance_config(database, tmp_path)["compute_logs"]
+    assert isinstance(configured, dict)
+    manager = ConfigurableClassData(
+        configured["module"], configured["class"], yaml.safe_dump(configured["config"])
+    ).rehydrate(as_type=ComputeLogManager)
+    assert type(manager) is FileComputeLogManager
+    assert manager.get_captured_local_path(["run", "key"], "out").startswith(
+        str(tmp_path / "storage")
+    )
