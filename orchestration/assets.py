@@ -24,9 +24,9 @@ from core import staging
 from core.contracts import tags
 from core.landing import LandedRequest, read_landed_request
 from core.private_postgres import NoPostgres
-from core.warehouse.checks import CHECKS, violations
+from core.warehouse.checks import CHECKS, table_facts
 from core.warehouse.writer import TABLES, ImportBatch, apply_import
-from orchestration.catalog_metadata import column_schemas, row_counts
+from orchestration.catalog_metadata import column_schemas
 from orchestration.resources import ImportFiles, Warehouse
 from orchestration.write_order import wait_for_turn
 from transforms import NormalizedContacts, contacts_frame, normalize_contacts
@@ -183,8 +183,7 @@ def import_batch(
             applied = apply_import(
                 con, batch, datetime.now(UTC), before_commit=warehouse.before_commit
             )
-            counts_by_table = row_counts(con, WAREHOUSE_TABLES)
-            broken = violations(con, config.org_id)
+            facts = table_facts(con, WAREHOUSE_TABLES, config.org_id)
     except NoPostgres as exc:
         raise Failure(description=f"{config.import_id}: nothing was written. {exc}") from exc
     counts = applied.counts
@@ -196,7 +195,7 @@ def import_batch(
     context.instance.add_run_tags(
         context.run.run_id, tags.count_tags(context.run.run_id, counts.as_dict())
     )
-    for name, row_count in counts_by_table.items():
+    for name, row_count in facts.row_counts.items():
         yield MaterializeResult(
             asset_key=name,
             metadata={
@@ -207,7 +206,7 @@ def import_batch(
                 "dagster/row_count": row_count,
             },
         )
-    for check, count in broken.items():
+    for check, count in facts.violations.items():
         yield AssetCheckResult(
             asset_key=check.table,
             check_name=check.name,

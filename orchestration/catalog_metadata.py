@@ -1,9 +1,9 @@
-"""What the Dagster catalog shows of each warehouse table: its columns (on the asset's definition)
-and its row count (on every materialization)."""
+"""What the Dagster catalog shows of each warehouse table: its columns, on the asset's definition
+(its row count, on every materialization, comes with the checks: `core.warehouse.checks`)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 
 import duckdb
 from dagster import TableColumn, TableColumnConstraints, TableSchema
@@ -33,11 +33,3 @@ def column_schemas(statements: Mapping[str, str]) -> dict[str, TableSchema]:
         )
         for name in statements
     }
-
-
-def row_counts(con: duckdb.DuckDBPyConnection, names: Iterable[str]) -> dict[str, int]:
-    """The tables' row counts, in one query (cheap: the lake keeps them in its catalog)."""
-    counts = con.execute(
-        " UNION ALL ".join(f"SELECT '{name}', count(*) FROM {name}" for name in names)
-    ).fetchall()
-    return {name: int(count) for name, count in counts}
