@@ -410,13 +410,12 @@ def _write(
         ),
     )
     # Contacts of phones the mode skipped are not in the plan: they stay as they are.
-    con.register(
-        "replaced",
-        existing.join(plan.rows.select("phone_number"), on="phone_number", how="semi").select(
-            "contact_rowid"
-        ),
-    )
-    con.execute("DELETE FROM contacts WHERE rowid IN (SELECT contact_rowid FROM replaced)")
+    replaced = existing.join(plan.rows.select("phone_number"), on="phone_number", how="semi")
+    # Statements with nothing to do are skipped: each reference to a lake table costs its
+    # catalog reads on PostgreSQL (~5-10 ms), whatever the rows.
+    if replaced.height:
+        con.register("replaced", replaced.select("contact_rowid"))
+        con.execute("DELETE FROM contacts WHERE rowid IN (SELECT contact_rowid FROM replaced)")
     con.execute(
         """INSERT INTO contacts
            SELECT $org_id, phone_number, name, language, metadata::JSON,
@@ -442,13 +441,15 @@ def _write(
                 "import_id": batch.import_id,
             },
         )
-    con.execute("DELETE FROM import_errors WHERE import_id = ?", [batch.import_id])
-    con.register("row_errors", batch.errors)
-    con.execute(
-        """INSERT INTO import_errors
-           SELECT ?, ?, row_index, field, code, message, value FROM row_errors""",
-        [batch.import_id, batch.org_id],
-    )
+    # No row of this import's can be there: it commits its errors with its `imports` row, and
+    # one found committed returned above.
+    if batch.errors.height:
+        con.register("row_errors", batch.errors)
+        con.execute(
+            """INSERT INTO import_errors
+               SELECT ?, ?, row_index, field, code, message, value FROM row_errors""",
+            [batch.import_id, batch.org_id],
+        )
     counts = ImportCounts(
         total=batch.total,
         created=plan.created,
