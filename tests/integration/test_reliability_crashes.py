@@ -56,13 +56,16 @@ def child(stack: Stack, marker: str) -> psutil.Process:
     return next(p for p in children if marker in _cmdline(p))
 
 
-def run_workers(stack: Stack) -> list[psutil.Process]:
-    """Run workers: the processes the code server's forkserver forked, one per run in flight.
-
-    A fork keeps the forkserver's command line, so they are told apart by parentage alone."""
-    code_server = child(stack, "code-server")
-    forkservers = [p for p in code_server.children() if "forkserver" in _cmdline(p)]
-    return [worker for forkserver in forkservers for worker in forkserver.children()]
+def run_worker(stack: Stack, pid: int) -> psutil.Process:
+    """The stack's run worker with this PID: a process the code server's forkserver forked (it
+    keeps the forkserver's command line) with the stack's Dagster home. Found by PID, not by
+    walking the code server's children, so a worker whose parent changed is found too."""
+    worker = psutil.Process(pid)
+    ancestry = [_cmdline(p)[:80] for p in worker.parents()]
+    assert "forkserver" in _cmdline(worker), f"PID {pid} is no run worker: {ancestry}"
+    home = worker.environ().get("DAGSTER_HOME")
+    assert home == str(stack.settings.dagster_home), f"PID {pid} is another stack's: {home}"
+    return worker
 
 
 def kill_and_restart(stack: Stack, victim: psutil.Process) -> None:
@@ -316,11 +319,9 @@ def test_run_worker_killed_inside_the_warehouse_write(
         assert history(client)[next_id]["status"] not in TERMINAL
         assert not warehouse(stack, f"SELECT 1 FROM imports WHERE import_id = '{next_id}'")
 
-        pid = int(paused.read_text())
-        workers = [worker for worker in run_workers(stack) if worker.pid == pid]
-        assert len(workers) == 1, f"PID {pid} in {paused} is not one of the stack's run workers"
-        workers[0].kill()
-        workers[0].wait(timeout=30)
+        worker = run_worker(stack, int(paused.read_text()))
+        worker.kill()
+        worker.wait(timeout=30)
 
         items = wait_all_terminal(client, timeout_s=120)
         landed = warehouse(
