@@ -64,19 +64,14 @@ class TableFacts:
 def table_facts(con: duckdb.DuckDBPyConnection, tables: Iterable[str], org_id: str) -> TableFacts:
     """The tables' row counts and every check's count for the organization, in one query that
     reads each table once (the checks' tables must be among `tables`)."""
-    names = list(tables)
-    columns = []
-    for table in names:
-        aggregates = ["count(*)", *(c.violations for c in CHECKS if c.table == table)]
-        columns.append(f"(SELECT [{', '.join(aggregates)}] FROM {table} t)")
+    checks_of = {table: [c for c in CHECKS if c.table == table] for table in tables}
+    columns = [
+        f"(SELECT [{', '.join(['count(*)', *(c.violations for c in checks)])}] FROM {table} t)"
+        for table, checks in checks_of.items()
+    ]
     (row,) = con.execute("SELECT " + ", ".join(columns), {"org_id": org_id}).fetchall()
-    by_table = dict(zip(names, row, strict=True))
-    return TableFacts(
-        row_counts={table: int(values[0]) for table, values in by_table.items()},
-        violations={check: int(by_table[check.table][1 + _position(check)]) for check in CHECKS},
-    )
-
-
-def _position(check: Check) -> int:
-    """The check's place among its table's checks."""
-    return [c for c in CHECKS if c.table == check.table].index(check)
+    facts = TableFacts(row_counts={}, violations={})
+    for (table, checks), (count, *broken) in zip(checks_of.items(), row, strict=True):
+        facts.row_counts[table] = int(count)
+        facts.violations.update(zip(checks, map(int, broken), strict=True))
+    return facts

@@ -2,9 +2,10 @@
 log manager, written directly instead of mirrored.
 
 Dagster's manager mirrors each stream to the worker's own through a `tail -F` process plus a
-Python process that watches for orphans: four processes started and stopped per run, ~0.1 s of
-CPU, a sixth of a small import's run. Nobody reads a run worker's own stdout here (the stack
-discards it), so the streams are redirected to the files alone: same files, same UI view.
+Python process that watches for orphans: four processes started per run, and 20-50 ms between
+the step's end and the worker's while they are stopped. Nobody reads a run worker's own stdout
+here (the stack discards it), so the streams are redirected to the files alone: same files, same
+UI view.
 """
 
 from __future__ import annotations
