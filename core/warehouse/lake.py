@@ -84,11 +84,15 @@ def _quoted(text: str) -> str:
     return text.replace("'", "''")
 
 
+def load_statements() -> list[str]:
+    """The SQL that loads the extensions from their packages' files."""
+    return [f"LOAD '{_quoted(str(extension_file(name)))}'" for name in EXTENSION_PACKAGES]
+
+
 def setup_statements(location: LakeLocation, *, read_only: bool = False) -> list[str]:
     """The SQL that opens the lake in a DuckDB started with `allow_unsigned_extensions`: what
     `connect` runs, and what `oliai sql --print-attach` prints for a notebook or the CLI."""
-    loads = [f"LOAD '{_quoted(str(extension_file(name)))}'" for name in EXTENSION_PACKAGES]
-    return [*loads, location.attach_statement(read_only=read_only), f"USE {ALIAS}"]
+    return [*load_statements(), location.attach_statement(read_only=read_only), f"USE {ALIAS}"]
 
 
 def connect(location: LakeLocation, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
@@ -108,19 +112,6 @@ def connect(location: LakeLocation, *, read_only: bool = False) -> duckdb.DuckDB
         con.close()
         raise
     return con
-
-
-def warm_up() -> None:
-    """Import Arrow and load the extensions into a throwaway database, closed again: a process
-    forked afterwards opens the lake without paying for either (its libraries stay mapped)."""
-    import pyarrow  # noqa: F401  (imported by DuckDB's first frame conversion otherwise)
-
-    con = duckdb.connect(config=ENGINE_CONFIG)
-    try:
-        for name in EXTENSION_PACKAGES:
-            con.execute(f"LOAD '{_quoted(str(extension_file(name)))}'")
-    finally:
-        con.close()
 
 
 def redacted(text: str, url: str) -> str:

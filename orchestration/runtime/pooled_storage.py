@@ -78,6 +78,12 @@ class PooledPostgresEventLogStorage(_Pooled, PostgresEventLogStorage):
     def has_table(self, table_name: str) -> bool:
         return self._remembered(f"table {table_name}", partial(super().has_table, table_name))
 
+    # Asked twice per asset record read (each asset check's result reads its asset's record).
+    def has_asset_key_col(self, column_name: str) -> bool:
+        return self._remembered(
+            f"asset_keys column {column_name}", partial(super().has_asset_key_col, column_name)
+        )
+
 
 class PooledPostgresScheduleStorage(_Pooled, PostgresScheduleStorage):
     def has_instigators_table(self) -> bool:

@@ -28,6 +28,10 @@ PROBES: dict[str, tuple[type[Storage], Callable[[Any], bool]]] = {
         PooledPostgresEventLogStorage,
         lambda s: s.has_table("asset_event_tags"),
     ),
+    "asset status cache column": (
+        PooledPostgresEventLogStorage,
+        lambda s: s.has_asset_key_col("cached_status_data"),
+    ),
     "instigators table": (PooledPostgresScheduleStorage, lambda s: s.has_instigators_table()),
 }
 

@@ -46,22 +46,48 @@ def test_nothing_is_installed_or_autoloaded_behind_our_back() -> None:
     assert "download" not in str(raised.value)
 
 
-def test_warming_up_leaves_the_extensions_mapped_and_no_duckdb_thread_behind() -> None:
-    # The forkserver warms up before forking run workers: a thread left running would not exist
-    # in them, and a lock it held would stay held. Counted in a fresh process, after Arrow.
+def test_the_rehearsed_write_leaves_the_extensions_mapped_and_nothing_running_or_on_disk() -> None:
+    # The forkserver rehearses a write before forking run workers: a DuckDB or Polars thread left
+    # running would not exist in them, and a lock it held would stay held. Arrow's pools, started
+    # first here by a scan of their own, rebuild themselves in a child (checked below). Counted
+    # in a fresh process; the throwaway lake's directory must be gone.
     script = """
-import os, pathlib, pyarrow
-from core.warehouse import lake
+import os, pathlib, tempfile, duckdb, pyarrow
+from core.warehouse import lake, rehearsal
+with duckdb.connect() as con:
+    con.register('t', pyarrow.table({'a': [1]}))
+    con.execute('FROM t').fetchall()
 threads = lambda: len(os.listdir('/proc/self/task'))
-before = threads()
-lake.warm_up()
+leftovers = lambda: sorted(pathlib.Path(tempfile.gettempdir()).glob('oliai-rehearsal-*'))
+before, existing = threads(), leftovers()
+rehearsal.rehearse_write()
 maps = pathlib.Path('/proc/self/maps').read_text()
 mapped = all(f'{name}.duckdb_extension' in maps for name in lake.EXTENSION_PACKAGES)
-print(before, threads(), mapped)
+print(before, threads(), mapped, leftovers() == existing)
 """
     result = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, check=True
     )
-    before, after, mapped = result.stdout.split()
+    before, after, mapped, removed = result.stdout.split()
     assert after == before
     assert mapped == "True"
+    assert removed == "True"
+
+
+def test_a_process_forked_after_the_rehearsal_writes_a_lake_of_its_own() -> None:
+    # What every run worker does: fork from the rehearsed process, then scan frames and write.
+    script = """
+import os
+from core.warehouse import rehearsal
+rehearsal.rehearse_write()
+child = os.fork()
+if child == 0:
+    rehearsal.rehearse_write()
+    os._exit(0)
+_, status = os.waitpid(child, 0)
+print(os.waitstatus_to_exitcode(status))
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert result.stdout.split() == ["0"]
