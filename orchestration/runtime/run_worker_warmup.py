@@ -5,7 +5,8 @@ A run process's first steps are importing Dagster's run entry point and this cod
 (~1.1 s), then loading the Dagster instance, whose storages import ~300 more modules (alembic,
 SQLAlchemy dialects, the daemon's types) the first time: another 0.3 to 0.5 s. Doing both here
 once leaves a forked run process only its own work. The instance is disposed again, which closes
-its storages' connection pools, so no socket is shared across the fork.
+its storages' connection pools, so no socket is shared across the fork; what its storages found
+of the database's schema stays known (`pooled_storage.ask_schema_probes`).
 """
 
 import os
@@ -20,6 +21,7 @@ import orchestration.cli.main
 import orchestration.definitions
 import orchestration.runtime.code_server  # noqa: F401
 from core.warehouse.rehearsal import rehearse_write
+from orchestration.runtime.pooled_storage import ask_schema_probes
 from transforms.phone_plans import country_rules
 
 # Every calling code's validation rules, from phonenumbers' metadata (~40 ms). Pure Python: the
@@ -33,7 +35,8 @@ for code in COUNTRY_CODE_TO_REGION_CODE:
 # to cross the fork.
 rehearse_write()
 
-# Without DAGSTER_HOME (a hand-started `oliai code-server`) runs load the instance cold.
+# Without DAGSTER_HOME (a hand-started `oliai code-server`) runs load the instance cold. The
+# schema probes' answers outlive the instance: every worker starts knowing them.
 if "DAGSTER_HOME" in os.environ:
-    with DagsterInstance.from_ref(InstanceRef.from_dir(os.environ["DAGSTER_HOME"])):
-        pass
+    with DagsterInstance.from_ref(InstanceRef.from_dir(os.environ["DAGSTER_HOME"])) as instance:
+        ask_schema_probes(instance)

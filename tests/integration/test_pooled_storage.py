@@ -1,5 +1,6 @@
 """The pooled storages remember the schema probes Dagster makes on every run read and every
-materialization once their answer is yes, and ask again while it is no."""
+materialization once their answer is yes, and ask again while it is no; every storage of the
+process does (run workers forked from a warmed-up process start knowing the answers)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import psycopg
 import pytest
 from sqlalchemy import event
 
+from orchestration.runtime import pooled_storage
 from orchestration.runtime.pooled_storage import (
     PooledPostgresEventLogStorage,
     PooledPostgresRunStorage,
@@ -37,7 +39,9 @@ PROBES: dict[str, tuple[type[Storage], Callable[[Any], bool]]] = {
 
 
 @pytest.fixture
-def database(postgres_admin_url: str) -> str:
+def database(postgres_admin_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    # Each test starts with a process that found nothing yet (the answers are process-wide).
+    monkeypatch.setattr(pooled_storage, "_FOUND", set())
     # dagster-postgres is written for psycopg2, as dagster.yaml says (runtime/instance.py).
     return fresh_database(postgres_admin_url).replace("postgresql://", "postgresql+psycopg2://", 1)
 
@@ -65,6 +69,17 @@ def test_a_probe_answered_yes_is_not_asked_again(database: str, name: str) -> No
         statements = counted(storage)
         for _ in range(3):
             assert probe(storage)
+        assert statements == []
+
+
+@pytest.mark.parametrize("name", sorted(PROBES))
+def test_a_later_storage_of_the_same_database_knows_the_answer(database: str, name: str) -> None:
+    kind, probe = PROBES[name]
+    for first in opened(kind, database):
+        assert probe(first)
+    for later in opened(kind, database):
+        statements = counted(later)
+        assert probe(later)
         assert statements == []
 
 
