@@ -71,7 +71,14 @@ class LakeLocation:
     data_path: str
 
     def attach_statement(self, *, read_only: bool = False) -> str:
-        options = [f"DATA_PATH '{_quoted(self.data_path)}'", f"METADATA_SCHEMA '{METADATA_SCHEMA}'"]
+        options = [
+            f"DATA_PATH '{_quoted(self.data_path)}'",
+            f"METADATA_SCHEMA '{METADATA_SCHEMA}'",
+            # The catalog's own PostgreSQL attach reads only that schema's tables: otherwise it
+            # reflects every table of the database (Dagster's and the control store's too) on
+            # every ATTACH, ~6-10 ms of each run's write.
+            f"META_SCHEMA '{METADATA_SCHEMA}'",
+        ]
         if read_only:
             options.append("READ_ONLY")
         return (
