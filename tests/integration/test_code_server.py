@@ -14,10 +14,11 @@ import httpx
 import psutil
 import pytest
 import yaml
-from dagster import DagsterEventType, DagsterRunStatus
+from dagster import DagsterRunStatus, RunsFilter
 
+from core.contracts import tags
 from tests.integration.api_support import BULK, SEED_BODY
-from tests.stack import Stack
+from tests.stack import Stack, running_stack
 
 pytestmark = pytest.mark.integration
 
@@ -89,51 +90,38 @@ def test_the_forkserver_has_the_code_location_loaded_before_a_run(stack: Stack) 
     assert status["status"] == "COMPLETED", status
 
 
-def test_a_run_terminated_from_the_ui_is_canceled_and_imports_nothing(stack: Stack) -> None:
-    key = stack.new_org_key("terminated")
-    # One import of its own first, so the warehouse file exists to be read at the end.
-    with stack.client(key) as client:
-        response = client.post(BULK, json=SEED_BODY)
-        assert response.status_code == 202, response.text
-    assert stack.wait_for_terminal(response.json()["importId"], key)["status"] == "COMPLETED"
-
-    # 1.5 KB of metadata per contact keeps the run busy for seconds: time to terminate it.
-    contacts = [
-        {"name": f"Stop {i}", "phoneNumber": f"+9198{i:08d}", "note": "n" * 1500}
-        for i in range(10_000)
-    ]
-    with stack.client(key) as client:
-        response = client.post(BULK, json={"contacts": contacts})
-        assert response.status_code == 202, response.text
-        import_id = response.json()["importId"]
+def test_a_run_terminated_from_the_ui_is_canceled_and_imports_nothing(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    # A stack of its own whose write blocks inside its transaction (OLIAI_FAULT_PAUSE_IN_WRITE):
+    # the run is terminated there, however fast the work before it has become.
+    root = tmp_path_factory.mktemp("terminated")
+    paused = root / "write-paused"
+    with running_stack(root / "data", OLIAI_FAULT_PAUSE_IN_WRITE=str(paused)) as stack:
+        key = stack.new_org_key("terminated")
+        with stack.client(key) as client:
+            response = client.post(BULK, json=SEED_BODY)
+            assert response.status_code == 202, response.text
+            import_id = response.json()["importId"]
         deadline = time.monotonic() + 60
-        while not (
-            run_id := next(
-                item["runId"]
-                for item in client.get("/v1/imports").json()["data"]
-                if item["id"] == import_id
-            )
-        ):
-            assert time.monotonic() < deadline, "the import got no run"
+        while not paused.exists():
+            assert time.monotonic() < deadline, "the run never reached its write"
             time.sleep(0.05)
+        with stack.instance() as instance:
+            (run,) = instance.get_runs(RunsFilter(tags={tags.IMPORT_ID: import_id}))
+            answer = httpx.post(
+                f"{stack.dagster_url}/graphql",
+                json={"query": TERMINATE, "variables": {"runId": run.run_id}},
+                timeout=30,
+            ).json()
+            assert answer["data"]["terminateRun"]["__typename"] == "TerminateRunSuccess", answer
+            while not (run := instance.get_run_by_id(run.run_id)) or not run.is_finished:
+                assert time.monotonic() < deadline, "the terminated run did not end"
+                time.sleep(0.1)
+            assert run.status == DagsterRunStatus.CANCELED
 
-    with stack.instance() as instance:
-        while not instance.all_logs(run_id, of_type=DagsterEventType.STEP_START):
-            assert time.monotonic() < deadline, "the run's first step never started"
-            time.sleep(0.02)
-        answer = httpx.post(
-            f"{stack.dagster_url}/graphql",
-            json={"query": TERMINATE, "variables": {"runId": run_id}},
-            timeout=30,
-        ).json()
-        assert answer["data"]["terminateRun"]["__typename"] == "TerminateRunSuccess", answer
-        while not (run := instance.get_run_by_id(run_id)) or not run.is_finished:
-            assert time.monotonic() < deadline, "the terminated run did not end"
-            time.sleep(0.1)
-        assert run.status == DagsterRunStatus.CANCELED
-
-    assert stack.wait_for_terminal(import_id, key)["status"] == "FAILED"
-    written = stack.query(
-        f"SELECT count(*) AS n FROM contacts WHERE created_import_id = '{import_id}'"
-    )
-    assert written == [{"n": 0}]
+        assert stack.wait_for_terminal(import_id, key)["status"] == "FAILED"
+        written = stack.query(
+            f"SELECT count(*) AS n FROM contacts WHERE created_import_id = '{import_id}'"
+        )
+        assert written == [{"n": 0}]
