@@ -53,6 +53,13 @@ class Settings(BaseSettings):
     webhook_allow_private: bool = False
     webhook_timeout_seconds: float = 10.0
     webhook_concurrency: int = 16
+    run_threads: int = Field(
+        default=1,
+        ge=1,
+        description="Threads of each run's DuckDB and Polars: runs execute side by side (two per "
+        "organization, organizations in parallel), so one each uses the cores best "
+        "(docs/scaling.md#threads-per-run).",
+    )
     cookie_secure: bool | None = Field(
         default=None,
         description="Contacts UI cookies' Secure flag; None: set it when the request is https.",

@@ -44,6 +44,7 @@ def build_definitions(settings: Settings) -> Definitions:
                 postgres_url=postgres_url,
                 postgres_dir=str(settings.postgres_dir),
                 data_path=settings.resolved_lake_data_path,
+                threads=settings.run_threads,
                 snapshot_retention_days=settings.lake_snapshot_retention_days,
                 file_grace_hours=settings.lake_file_grace_hours,
                 pause_in_write=_optional_path(settings.fault_pause_in_write),

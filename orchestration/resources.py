@@ -45,6 +45,7 @@ class Warehouse(OnPostgres):
     """The lake: its catalog on PostgreSQL, its Parquet files under `data_path`."""
 
     data_path: str
+    threads: int | None = None  # DuckDB's (Settings.run_threads); None: one per core
     snapshot_retention_days: float = 30.0
     file_grace_hours: float = 24.0
     # Test only: Settings.fault_pause_in_write and fault_pause_after_commit.
@@ -56,7 +57,7 @@ class Warehouse(OnPostgres):
 
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        with open_warehouse(self.location()) as con:
+        with open_warehouse(self.location(), threads=self.threads) as con:
             yield con
 
     def committed_counts(self, import_id: str) -> ImportCounts | None:

@@ -102,10 +102,14 @@ def setup_statements(location: LakeLocation, *, read_only: bool = False) -> list
     return [*load_statements(), location.attach_statement(read_only=read_only), f"USE {ALIAS}"]
 
 
-def connect(location: LakeLocation, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+def connect(
+    location: LakeLocation, *, read_only: bool = False, threads: int | None = None
+) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB with the lake attached as `lake` and in use. Readers see a snapshot
-    per transaction and never block writers, nor writers them."""
-    con = duckdb.connect(config=ENGINE_CONFIG)
+    per transaction and never block writers, nor writers them. `threads`: DuckDB's own
+    default (one per core) unless given."""
+    config = ENGINE_CONFIG if threads is None else {**ENGINE_CONFIG, "threads": threads}
+    con = duckdb.connect(config=config)
     try:
         if not read_only and "://" not in location.data_path:  # a local directory
             Path(location.data_path).mkdir(parents=True, exist_ok=True)

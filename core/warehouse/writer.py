@@ -241,9 +241,11 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
 
 
 @contextmanager
-def open_warehouse(location: LakeLocation) -> Iterator[duckdb.DuckDBPyConnection]:
+def open_warehouse(
+    location: LakeLocation, *, threads: int | None = None
+) -> Iterator[duckdb.DuckDBPyConnection]:
     """A writable connection to the lake with the schema in place, closed on exit."""
-    con = lake.connect(location)
+    con = lake.connect(location, threads=threads)
     try:
         ensure_schema(con)
         yield con

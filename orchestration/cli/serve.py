@@ -81,9 +81,10 @@ def code_server(
     settings = load_settings(data_dir, host=host)
     os.environ.update(_prepared(settings))
     if socket is not None:
-        serve(CodeServerAddress(socket=socket))
+        address = CodeServerAddress(socket=socket)
     else:
-        serve(CodeServerAddress(host=settings.host, port=port))
+        address = CodeServerAddress(host=settings.host, port=port)
+    serve(address, run_threads=settings.run_threads)
 
 
 @app.command()

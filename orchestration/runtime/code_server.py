@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import multiprocessing.forkserver
+import os
 import sys
 import threading
 from pathlib import Path
@@ -37,13 +38,17 @@ DEFINITIONS_MODULE = "orchestration.definitions"
 # that forking would break.
 WARM_MODULES = ["orchestration.runtime.run_worker_warmup"]
 REPO_ROOT = Path(__file__).resolve().parents[2]
+POLARS_THREADS_VARIABLE = "POLARS_MAX_THREADS"
 
 
 class WarmRunServer(DagsterApiServer):
-    """Dagster's code server; run processes fork from a forkserver with `WARM_MODULES` loaded."""
+    """Dagster's code server; run processes fork from a forkserver with `WARM_MODULES` loaded,
+    each with `run_threads` threads in Polars' pool (the forkserver's environment, read when it
+    imports Polars; DuckDB's is the `Warehouse` resource's)."""
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, run_threads: int, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        os.environ[POLARS_THREADS_VARIABLE] = str(run_threads)
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(WARM_MODULES)
         # Start (and preload) it now, while the stack starts, not on the first import.
@@ -53,7 +58,7 @@ class WarmRunServer(DagsterApiServer):
         self._mp_ctx = context  # type: ignore[assignment]
 
 
-def serve(address: CodeServerAddress) -> None:
+def serve(address: CodeServerAddress, run_threads: int) -> None:
     setup_interrupt_handlers()
     configure_loggers()
     logger = logging.getLogger("dagster.code_server")
@@ -66,6 +71,7 @@ def serve(address: CodeServerAddress) -> None:
         working_directory=str(REPO_ROOT),
     )
     servicer = WarmRunServer(
+        run_threads=run_threads,
         server_termination_event=termination,
         logger=logger,
         server_threadpool_executor=executor,

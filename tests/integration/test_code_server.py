@@ -80,6 +80,9 @@ def test_the_forkserver_has_the_code_location_loaded_before_a_run(stack: Stack) 
     maps = Path(f"/proc/{forkserver.pid}/maps").read_text()
     missing = [library for library in CODE_LOCATION_LIBRARIES if library not in maps]
     assert missing == [], f"the forkserver has not imported {missing}"
+    # Polars read its pool's size from the environment the forkserver started with.
+    environment = Path(f"/proc/{forkserver.pid}/environ").read_bytes().split(b"\0")
+    assert b"POLARS_MAX_THREADS=1" in environment  # Settings.run_threads' default
 
     # And an import still runs to completion through it.
     key = stack.new_org_key("warm-workers")
