@@ -9,9 +9,11 @@ its storages' connection pools, so no socket is shared across the fork; what its
 of the database's schema stays known (`pooled_storage.ask_schema_probes`).
 """
 
+import logging
 import os
 
 import dagster._grpc.impl  # noqa: F401  (the run process's entry point)
+import duckdb
 from dagster import DagsterInstance
 from dagster._core.instance.ref import InstanceRef
 from phonenumbers.phonenumberutil import COUNTRY_CODE_TO_REGION_CODE
@@ -32,8 +34,14 @@ for code in COUNTRY_CODE_TO_REGION_CODE:
 # The lake write's first use of DuckDB: Arrow (frames cross into DuckDB through it), the two
 # extensions (~65 ms of every run's write), and a write rehearsed on a throwaway lake (~50 ms
 # more), in a database closed again: their libraries stay mapped, and no DuckDB thread is left
-# to cross the fork.
-rehearse_write()
+# to cross the fork. Only a warm-up: if it fails (no usable temporary directory, say), runs still
+# work, each paying for its first write again.
+try:
+    rehearse_write()
+except (OSError, duckdb.Error) as exc:
+    logging.getLogger("oliai.code_server").warning(
+        "The lake write rehearsal failed, run workers start colder: %s", exc
+    )
 
 # Without DAGSTER_HOME (a hand-started `oliai code-server`) runs load the instance cold. The
 # schema probes' answers outlive the instance: every worker starts knowing them.

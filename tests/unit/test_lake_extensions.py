@@ -91,3 +91,23 @@ print(os.waitstatus_to_exitcode(status))
         [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60
     )
     assert result.stdout.split() == ["0"]
+
+
+def test_a_failed_rehearsal_only_warns_and_the_warm_up_goes_on() -> None:
+    # A stand-in for a fault this machine cannot provoke (no usable temporary directory): the
+    # rehearsal raises as tempfile would. Without the guard the forkserver, and every run, fails.
+    script = """
+import os
+os.environ.pop('DAGSTER_HOME', None)
+from core.warehouse import rehearsal
+def broken():
+    raise FileNotFoundError('No usable temporary directory found')
+rehearsal.rehearse_write = broken
+import orchestration.runtime.run_worker_warmup
+print('warmed up')
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert result.stdout.split() == ["warmed", "up"]
+    assert "The lake write rehearsal failed, run workers start colder" in result.stderr
