@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 
@@ -11,6 +12,14 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from core.private_postgres import resolve_url
 
 MIB = 1024 * 1024
+
+
+def default_concurrent_runs() -> int:
+    """Two runs per core this process may use: each run works one core at a time (one thread,
+    `run_threads`) and spends part of its life waiting on PostgreSQL or its turn, so two per core
+    keep every core busy; more only share the cores and each run then costs more CPU
+    (docs/scaling.md#runs-at-once)."""
+    return 2 * len(os.sched_getaffinity(0))
 
 
 class Settings(BaseSettings):
@@ -59,6 +68,13 @@ class Settings(BaseSettings):
         description="Threads of each run's DuckDB and Polars: runs execute side by side (two per "
         "organization, organizations in parallel), so one each uses the cores best "
         "(docs/scaling.md#threads-per-run).",
+    )
+    max_concurrent_runs: int = Field(
+        default_factory=default_concurrent_runs,
+        ge=1,
+        description="Runs executing at once over all organizations (Dagster's run queue); the "
+        "rest wait queued. Default: two per core of the machine `oliai up` runs on "
+        "(docs/scaling.md#runs-at-once).",
     )
     cookie_secure: bool | None = Field(
         default=None,

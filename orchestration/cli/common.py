@@ -123,7 +123,11 @@ def opened_instance(settings: Settings) -> Iterator[DagsterInstance]:
         raise typer.Exit(1)
     with postgres_url(settings) as url:
         # The private server may have been started for this command, on a port of its own.
-        write_instance_config(settings.dagster_home, InstanceDatabase.of(settings, url))
+        write_instance_config(
+            settings.dagster_home,
+            InstanceDatabase.of(settings, url),
+            settings.max_concurrent_runs,
+        )
         os.environ.update(instance_environment(settings))
         with DagsterInstance.from_config(str(settings.dagster_home)) as instance:
             yield instance

@@ -107,7 +107,7 @@ def instance_environment(settings: Settings) -> dict[str, str]:
 
 
 def instance_config(
-    database: InstanceDatabase, dagster_home: Path, max_concurrent_runs: int = 8
+    database: InstanceDatabase, dagster_home: Path, max_concurrent_runs: int
 ) -> dict[str, object]:
     return {
         **database.storages(),
@@ -130,7 +130,8 @@ def instance_config(
             },
         },
         # Two runs per organization at a time, the rest queued first in first out; the runs
-        # write in that order (orchestration/write_order.py), organizations in parallel.
+        # write in that order (orchestration/write_order.py), organizations in parallel, up to
+        # `max_concurrent_runs` in all (Settings: two per core).
         "concurrency": {
             "runs": {
                 "max_concurrent_runs": max_concurrent_runs,
@@ -153,7 +154,9 @@ def instance_config(
     }
 
 
-def prepare_instance(dagster_home: Path, database: InstanceDatabase) -> str | None:
+def prepare_instance(
+    dagster_home: Path, database: InstanceDatabase, max_concurrent_runs: int
+) -> str | None:
     """Write dagster.yaml and create the instance's storage once, before the webserver, the
     daemon and the API start (three processes creating the same tables at once race), with the
     SQLite history of an earlier release moved in and the run queue's trigger (see
@@ -167,7 +170,7 @@ def prepare_instance(dagster_home: Path, database: InstanceDatabase) -> str | No
     from orchestration.runtime.legacy_history import adopt_sqlite_history
 
     database.create_schema()
-    write_instance_config(dagster_home, database)
+    write_instance_config(dagster_home, database, max_concurrent_runs)
     creating = InstanceRef.from_dir(
         str(dagster_home), overrides=database.storages(create_tables=True)
     )
@@ -211,11 +214,15 @@ def fail_interrupted_runs(dagster_home: Path) -> list[str]:
         return [run.run_id for run in runs]
 
 
-def write_instance_config(dagster_home: Path, database: InstanceDatabase) -> Path:
+def write_instance_config(
+    dagster_home: Path, database: InstanceDatabase, max_concurrent_runs: int
+) -> Path:
     """(Re)writes dagster.yaml, so an upgrade of the stack also upgrades its tuning and a new port
     of the private server is followed. Atomically: running processes may be reading it."""
     dagster_home.mkdir(parents=True, exist_ok=True)
     path = dagster_home / "dagster.yaml"
-    text = yaml.safe_dump(instance_config(database, dagster_home), sort_keys=False)
+    text = yaml.safe_dump(
+        instance_config(database, dagster_home, max_concurrent_runs), sort_keys=False
+    )
     write_if_changed(path, text)
     return path

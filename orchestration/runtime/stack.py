@@ -308,7 +308,7 @@ def prepare_instance_storage(settings: Settings) -> None:
     in): dagster.yaml and the schema, before any process opens them."""
     database = InstanceDatabase.of(settings, settings.running_postgres_url)
     try:
-        moved = prepare_instance(settings.dagster_home, database)
+        moved = prepare_instance(settings.dagster_home, database, settings.max_concurrent_runs)
     except LegacyHistoryConflict as conflict:
         raise StartFailed(str(conflict)) from None
     if moved:

@@ -44,7 +44,7 @@ def test_the_instance_config_makes_dagster_load_this_manager(tmp_path: Path) -> 
     """What dagster.yaml names is what Dagster builds (as every process loading the instance
     does), at the base directory of Dagster's own manager."""
     database = InstanceDatabase("postgresql://oliai@127.0.0.1:5432/oliai", None)
-    configured = instance_config(database, tmp_path)["compute_logs"]
+    configured = instance_config(database, tmp_path, max_concurrent_runs=4)["compute_logs"]
     assert isinstance(configured, dict)
     manager = ConfigurableClassData(
         configured["module"], configured["class"], yaml.safe_dump(configured["config"])

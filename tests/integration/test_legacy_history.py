@@ -45,7 +45,7 @@ def test_the_sqlite_history_is_moved_in_once(lake_settings: Settings) -> None:
     with DagsterInstance.from_config(str(home)) as old:
         before = {run_id: len(old.all_logs(run_id)) for run_id in run_ids}
 
-    moved = prepare_instance(home, database(lake_settings))
+    moved = prepare_instance(home, database(lake_settings), lake_settings.max_concurrent_runs)
     assert moved is not None
     assert f"(2 runs, {sum(before.values())} events)" in moved
     assert not (home / "history").exists()
@@ -61,12 +61,14 @@ def test_the_sqlite_history_is_moved_in_once(lake_settings: Settings) -> None:
             assert record.start_time is not None
             assert record.end_time is not None
             assert len(instance.all_logs(run_id)) == before[run_id]
-    assert prepare_instance(home, database(lake_settings)) is None  # once
+    assert (
+        prepare_instance(home, database(lake_settings), lake_settings.max_concurrent_runs) is None
+    )  # once
 
 
 def test_an_instance_with_runs_is_not_merged_into(lake_settings: Settings) -> None:
     home = lake_settings.dagster_home
-    prepare_instance(home, database(lake_settings))
+    prepare_instance(home, database(lake_settings), lake_settings.max_concurrent_runs)
     with DagsterInstance.from_config(str(home)) as instance:
         legacy_job.execute_in_process(instance=instance)
     # An earlier release's history appears beside it (restored from a backup, say).
@@ -75,5 +77,5 @@ def test_an_instance_with_runs_is_not_merged_into(lake_settings: Settings) -> No
     (elsewhere / "history").rename(home / "history")
 
     with pytest.raises(LegacyHistoryConflict, match="already has runs"):
-        prepare_instance(home, database(lake_settings))
+        prepare_instance(home, database(lake_settings), lake_settings.max_concurrent_runs)
     assert (home / "history" / "runs.db").exists()

@@ -246,8 +246,8 @@ def test_daemon_killed_while_runs_are_queued(crash_stack: Stack) -> None:
     stack = crash_stack
     org = "crash-daemon"
     key = stack.new_org_key(org)
-    # Twice as many imports as may run at once (max_concurrent_runs 8), each with 1.5 KB of
-    # metadata per contact to keep its run busy while the rest are submitted.
+    # Eight times as many imports as one organization may run at once (two), each with 1.5 KB
+    # of metadata per contact to keep its run busy while the rest are submitted.
     imports, size = 16, 2000
 
     def statuses() -> dict[str, DagsterRunStatus]:

@@ -98,7 +98,9 @@ def import_tags(import_id: str) -> dict[str, str]:
 def data(lake_settings: Settings) -> Iterator[DataDir]:
     settings = lake_settings
     prepare_instance(
-        settings.dagster_home, InstanceDatabase.of(settings, settings.running_postgres_url)
+        settings.dagster_home,
+        InstanceDatabase.of(settings, settings.running_postgres_url),
+        settings.max_concurrent_runs,
     )
     with DagsterInstance.from_config(str(settings.dagster_home)) as instance:
         yield DataDir(settings, instance)

@@ -28,7 +28,7 @@ def test_code_server_modules_import() -> None:
 
 def test_instance_classes_resolve(tmp_path: Path) -> None:
     database = instance.InstanceDatabase("postgresql://oliai@127.0.0.1:5432/oliai", None)
-    config = instance.instance_config(database, tmp_path)
+    config = instance.instance_config(database, tmp_path, max_concurrent_runs=4)
     for kind in ("run_storage", "event_log_storage", "schedule_storage", "compute_logs"):
         storage = config[kind]
         assert isinstance(storage, dict)
