@@ -14,6 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from core.control_store import outbox
 from core.control_store.tables import imports, utcnow
 
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
@@ -177,27 +178,10 @@ class Imports:
         return [_import_record(row) for row in rows]
 
     def claim_submission(self, import_id: str, lease: timedelta) -> bool:
-        """Make this process the import's only submitter for `lease`; False if the import is
-        submitted already or another process holds an unexpired claim.
-
-        One conditional UPDATE, so of two processes claiming at once exactly one changes the
-        row: PostgreSQL makes the second UPDATE wait for the first and re-check its WHERE
-        against the committed row.
-        """
-        now = utcnow()
-        claim = imports.c.submit_claimed_until
-        with self._engine.begin() as conn:
-            result = conn.execute(
-                imports.update()
-                .where(
-                    imports.c.id == import_id,
-                    imports.c.state == "accepted",
-                    imports.c.submitted_at.is_(None),
-                    sa.or_(claim.is_(None), claim < now),
-                )
-                .values(submit_claimed_until=now + lease)
-            )
-        return result.rowcount == 1
+        """Make this process the accepted import's only submitter for `lease`
+        (`outbox.claim_submission`)."""
+        accepted = sa.and_(imports.c.id == import_id, imports.c.state == "accepted")
+        return outbox.claim_submission(self._engine, imports, accepted, lease)
 
     def record_submission(self, import_id: str, run_id: str) -> None:
         with self._engine.begin() as conn:

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Engine
 
+from core.control_store import outbox
 from core.control_store.tables import reverts, utcnow
 
 
@@ -62,20 +63,10 @@ class Reverts:
         return [_record(row) for row in rows]
 
     def claim_submission(self, import_id: str, lease: timedelta) -> bool:
-        """As `Imports.claim_submission`: one conditional UPDATE, won by exactly one process."""
-        now = utcnow()
-        claim = reverts.c.submit_claimed_until
-        with self._engine.begin() as conn:
-            result = conn.execute(
-                reverts.update()
-                .where(
-                    reverts.c.import_id == import_id,
-                    reverts.c.submitted_at.is_(None),
-                    sa.or_(claim.is_(None), claim < now),
-                )
-                .values(submit_claimed_until=now + lease)
-            )
-        return result.rowcount == 1
+        """Make this process the revert's only submitter for `lease` (`outbox.claim_submission`)."""
+        return outbox.claim_submission(
+            self._engine, reverts, reverts.c.import_id == import_id, lease
+        )
 
     def record_submission(self, import_id: str, run_id: str) -> None:
         self._update(

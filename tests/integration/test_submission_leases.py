@@ -204,6 +204,19 @@ def test_a_failed_submission_releases_its_claim(store: ControlStore, tmp_path: P
     assert store.imports.claim_submission(import_id, LEASE)
 
 
+def test_a_revert_is_claimed_once_until_submitted(store: ControlStore, tmp_path: Path) -> None:
+    """Reverts drain through the same claim: one holder at a time, none once submitted."""
+    import_id = accepted_import(store, tmp_path)
+    store.reverts.request(import_id, "org-leases")
+    assert store.reverts.claim_submission(import_id, LEASE)
+    assert not store.reverts.claim_submission(import_id, LEASE)
+    store.reverts.record_submit_failure(import_id, "ConnectError()")
+    assert store.reverts.claim_submission(import_id, LEASE)
+    store.reverts.record_submission(import_id, "run-revert")
+    assert not store.reverts.claim_submission(import_id, LEASE)
+    assert not store.reverts.claim_submission("imp_never_reverted", LEASE)
+
+
 # Against the stack
 
 
