@@ -19,7 +19,15 @@ def default_concurrent_runs() -> int:
     `run_threads`) and spends part of its life waiting on PostgreSQL or its turn, so two per core
     keep every core busy; more only share the cores and each run then costs more CPU
     (docs/scaling.md#runs-at-once)."""
-    return 2 * len(os.sched_getaffinity(0))
+    return 2 * usable_cores()
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (a container's or `taskset`'s limit, where the system
+    tells it; macOS does not)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 class Settings(BaseSettings):

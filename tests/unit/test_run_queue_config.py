@@ -4,6 +4,8 @@ per organization, and `max_concurrent_runs` in all (two per core unless set)."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -48,3 +50,16 @@ def test_a_limit_below_one_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OLIAI_MAX_CONCURRENT_RUNS", "0")
     with pytest.raises(ValueError, match="max_concurrent_runs"):
         Settings()
+
+
+def test_the_default_follows_the_cores_the_process_may_use() -> None:
+    """As in a container limited to one core (or under `taskset -c 0`)."""
+    code = (
+        "import os; os.sched_setaffinity(0, {min(os.sched_getaffinity(0))}); "
+        "from core.settings import Settings; print(Settings().max_concurrent_runs)"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "OLIAI_MAX_CONCURRENT_RUNS"}
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "2"
