@@ -23,8 +23,8 @@ def default_concurrent_runs() -> int:
 
 
 def usable_cores() -> int:
-    """The cores this process may run on (a container's or `taskset`'s limit, where the system
-    tells it; macOS does not)."""
+    """The cores this process may run on: a cpuset's or `taskset`'s limit where the system tells
+    it (not macOS); a CPU quota (`docker --cpus`) is not seen."""
     if hasattr(os, "sched_getaffinity"):
         return len(os.sched_getaffinity(0))
     return os.cpu_count() or 1

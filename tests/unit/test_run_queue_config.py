@@ -53,7 +53,7 @@ def test_a_limit_below_one_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_the_default_follows_the_cores_the_process_may_use() -> None:
-    """As in a container limited to one core (or under `taskset -c 0`)."""
+    """As in a container whose cpuset is one core (or under `taskset -c 0`)."""
     code = (
         "import os; os.sched_setaffinity(0, {min(os.sched_getaffinity(0))}); "
         "from core.settings import Settings; print(Settings().max_concurrent_runs)"
