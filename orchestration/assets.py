@@ -150,10 +150,6 @@ def import_batch(
     so that a run writes a step's events once and the frames never go through staging."""
     request = _landed(config)
     normalized = _normalized(request, config, import_files)
-    context.log.info(
-        f"{config.import_id}: {normalized.total} rows, {normalized.failed} failed, "
-        f"{normalized.errors.height} row errors"
-    )
     yield MaterializeResult(
         asset_key=NORMALIZED_CONTACTS,
         metadata={
@@ -187,10 +183,6 @@ def import_batch(
     except NoPostgres as exc:
         raise Failure(description=f"{config.import_id}: nothing was written. {exc}") from exc
     counts = applied.counts
-    context.log.info(
-        f"{config.import_id}: warehouse written {counts.as_dict()} "
-        f"(lake snapshot {applied.snapshot_id})"
-    )
     warehouse.after_commit()
     context.instance.add_run_tags(
         context.run.run_id, tags.count_tags(context.run.run_id, counts.as_dict())
