@@ -105,7 +105,7 @@ def parse_phone(digits: str, country: str | None = None) -> ParsedPhone:
 
 def warm_phonenumbers() -> None:
     """Compile, once, the regular expressions `parse_phone` needs for every region, and keep
-    them (phonenumbers' `enable_pattern_cache`): ~0.15 s and ~2 MiB. Without it a process
+    them (phonenumbers' `enable_pattern_cache`): ~0.15 s and ~3 MiB. Without it a process
     compiles a region's patterns on its first number from there (1-4 ms a region: a cold run
     worker spent ~20-30 ms of CPU on the rules of 50 contacts from 25 countries, ~14 ms after
     this), and Python's own regex cache (512 patterns) drops them again when many regions pass.
