@@ -22,10 +22,13 @@ def test_a_steps_output_and_its_childrens_land_in_the_files_without_helper_proce
     manager = FileComputeLogManager(str(tmp_path / "storage"))
     key = ["run_1", "compute_logs", "import_batch"]
     me = psutil.Process()
-    before = {child.pid for child in me.children(recursive=True)}  # e.g. the session's server
+    # Helpers would be this process's own children (Dagster's manager starts `tail -F` and a
+    # watcher with subprocess). Not its grandchildren: the session's PostgreSQL server, a child
+    # already, forks backends and autovacuum workers at any time.
+    before = {child.pid for child in me.children()}
     with capfd.disabled():  # the process's real stdout and stderr, as in a run worker
         with manager.capture_logs(key):
-            helpers = [c for c in me.children(recursive=True) if c.pid not in before]
+            helpers = [c for c in me.children() if c.pid not in before]
             print("from the step", flush=True)
             print("a warning", file=sys.stderr, flush=True)
             subprocess.run(["sh", "-c", "echo from a child process"], check=True)
