@@ -5,7 +5,15 @@ from typing import NamedTuple
 
 import phonenumbers
 import polars as pl
-from phonenumbers import NumberParseException, PhoneNumberFormat, PhoneNumberType, ValidationResult
+from phonenumbers import (
+    NumberParseException,
+    PhoneMetadata,
+    PhoneNumberDesc,
+    PhoneNumberFormat,
+    PhoneNumberType,
+    ValidationResult,
+)
+from phonenumbers.re_util import re_compile
 
 from transforms.errors import RowErrorCode
 from transforms.phone_plans import (
@@ -104,26 +112,37 @@ def parse_phone(digits: str, country: str | None = None) -> ParsedPhone:
 
 
 def warm_phonenumbers() -> None:
-    """Compile, once, the regular expressions `parse_phone` needs for every region, and keep
-    them (phonenumbers' `enable_pattern_cache`): ~0.15 s and ~3 MiB. Without it a process
-    compiles a region's patterns on its first number from there (1-4 ms a region: a cold run
-    worker spent ~20-30 ms of CPU on the rules of 50 contacts from 25 countries, ~14 ms after
-    this), and Python's own regex cache (512 patterns) drops them again when many regions pass.
-    Called where run workers are forked from, so that each starts with them."""
+    """Compile, once, every regular expression of phonenumbers' metadata that `parse_phone` may
+    use, for every region and non-geographic entity, and keep them (phonenumbers'
+    `enable_pattern_cache`): ~0.1 s and ~3 MiB. Without it a process compiles a region's
+    patterns on its first number from there (1-4 ms a region: a cold run worker spent ~20-30 ms
+    of CPU on the rules of 50 contacts from 25 countries, ~14 ms after this), and Python's own
+    regex cache (512 patterns) drops them again when many regions pass. Called where run workers
+    are forked from, so that each starts with them."""
     phonenumbers.enable_pattern_cache()
-    examples = [
-        phonenumbers.example_number_for_type(region, kind)
-        for region in phonenumbers.SUPPORTED_REGIONS
-        for kind in PhoneNumberType.values()
-    ] + [
-        phonenumbers.example_number_for_non_geo_entity(code)
-        for code in phonenumbers.COUNTRY_CODES_FOR_NON_GEO_REGIONS
+    entries = [PhoneMetadata.metadata_for_region(r) for r in phonenumbers.SUPPORTED_REGIONS] + [
+        PhoneMetadata.metadata_for_nongeo_region(c)
+        for c in phonenumbers.COUNTRY_CODES_FOR_NON_GEO_REGIONS
     ]
-    # Each in E.164: that compiles what reading it as dialled in its region (`defaultCountry`)
-    # needs too (tests/unit/test_phone_warmup.py checks both).
-    for example in examples:
-        if example is not None:
-            parse_phone(phonenumbers.format_number(example, PhoneNumberFormat.E164))
+    for metadata in entries:
+        assert metadata is not None  # every supported region and entity has metadata
+        # What parsing and validating compile: each number type's pattern, the international and
+        # national prefixes, the leading digits of a calling code several regions share.
+        patterns = [
+            desc.national_number_pattern
+            for desc in vars(metadata).values()
+            if isinstance(desc, PhoneNumberDesc)
+        ] + [
+            metadata.international_prefix,
+            metadata.national_prefix_for_parsing,
+            metadata.leading_digits,
+        ]
+        for pattern in patterns:
+            if pattern is not None:
+                re_compile(pattern)
+    # And parsing's own "no international prefix" pattern, which a `+` key of no calling code
+    # compiles as phonenumbers reads it again without the `+`.
+    parse_phone("+0123456789")
 
 
 # `phonenumbers.parse` refuses a longer string, and calls fewer digits "not a number".

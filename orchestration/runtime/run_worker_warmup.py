@@ -31,7 +31,7 @@ from transforms.phones import warm_phonenumbers
 # forkserver must not start Polars' thread pool, which its forked children could not use.
 for code in COUNTRY_CODE_TO_REGION_CODE:
     country_rules(code)
-# And phonenumbers' own patterns, for the numbers a small import checks one by one (~0.15 s).
+# And phonenumbers' own patterns, for the numbers a small import checks one by one (~0.1 s).
 warm_phonenumbers()
 
 # The lake write's first use of DuckDB: Arrow (frames cross into DuckDB through it), the two

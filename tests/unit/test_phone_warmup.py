@@ -13,30 +13,30 @@ import sys
 from pathlib import Path
 
 import phonenumbers
-from phonenumbers import PhoneNumberFormat, PhoneNumberType
+from phonenumbers.phonenumberutil import COUNTRY_CODE_TO_REGION_CODE
 
+from tests.phone_corpus import corpus, example_numbers
 from transforms.phones import parse_phone, warm_phonenumbers
 
 REPO = Path(__file__).resolve().parents[2]
 MODULE = "tests.unit.test_phone_warmup"  # as the fresh interpreter imports it, from REPO
+# Every base case of the exactness corpus once (~33,500 keys; more would only add random draws).
+CORPUS_KEYS = 40_000
 
 
 def every_example() -> list[tuple[str, str | None]]:
-    """(digits, country) for every region's example of every type, international and as dialled
-    in the region, each also with a digit more and one less (often invalid: the length checks
-    and the type patterns run differently); and each non-geographic entity's example."""
-    found: list[tuple[str, str | None]] = []
-    for region in sorted(phonenumbers.SUPPORTED_REGIONS):
-        for kind in PhoneNumberType.values():
-            example = phonenumbers.example_number_for_type(region, kind)
-            if example is not None:
-                found.append((phonenumbers.format_number(example, PhoneNumberFormat.E164), None))
-                found.append((phonenumbers.national_significant_number(example), region))
-    for code in sorted(phonenumbers.COUNTRY_CODES_FOR_NON_GEO_REGIONS):
-        example = phonenumbers.example_number_for_non_geo_entity(code)
-        if example is not None:
-            found.append((phonenumbers.format_number(example, PhoneNumberFormat.E164), None))
-    return found + [(d + "1", c) for d, c in found] + [(d[:-1], c) for d, c in found]
+    """(digits, country): the exactness corpus's keys (every example number of every region and
+    type, their neighbours and national-prefix variants, every calling code at every length,
+    keys refused early), and every example's national number as dialled in each region of its
+    calling code (`defaultCountry`)."""
+    international: list[tuple[str, str | None]] = [(key, None) for key in corpus(CORPUS_KEYS)]
+    dialled = [
+        (national, region)
+        for code, national in example_numbers()
+        for region in COUNTRY_CODE_TO_REGION_CODE[code]
+        if region in phonenumbers.SUPPORTED_REGIONS
+    ]
+    return international + dialled
 
 
 def check_in_this_process() -> None:
@@ -52,7 +52,7 @@ def check_in_this_process() -> None:
     got = [parse_phone(digits, country) for digits, country in examples]
     assert got == expected
     valid = sum(parsed.e164 is not None for parsed in got)
-    assert valid > 2000, valid  # the validating paths (types, regions) ran, not only errors
+    assert valid > 5000, valid  # the validating paths (types, regions) ran, not only errors
     print(f"{len(got)} numbers, {valid} valid, no pattern compiled")
 
 
