@@ -35,8 +35,13 @@ def sqlite_history(dagster_home: Path) -> list[str]:
         return [legacy_job.execute_in_process(instance=old).run_id for _ in range(2)]
 
 
-def database(settings: Settings) -> InstanceDatabase:
-    return InstanceDatabase.of(settings, settings.running_postgres_url)
+def prepare(settings: Settings) -> str | None:
+    """`prepare_instance` as `oliai up` calls it, keeping what it returns and raises."""
+    return prepare_instance(
+        settings.dagster_home,
+        InstanceDatabase.of(settings, settings.running_postgres_url),
+        settings.max_concurrent_runs,
+    )
 
 
 def test_the_sqlite_history_is_moved_in_once(lake_settings: Settings) -> None:
@@ -45,7 +50,7 @@ def test_the_sqlite_history_is_moved_in_once(lake_settings: Settings) -> None:
     with DagsterInstance.from_config(str(home)) as old:
         before = {run_id: len(old.all_logs(run_id)) for run_id in run_ids}
 
-    moved = prepare_instance(home, database(lake_settings), lake_settings.max_concurrent_runs)
+    moved = prepare(lake_settings)
     assert moved is not None
     assert f"(2 runs, {sum(before.values())} events)" in moved
     assert not (home / "history").exists()
@@ -61,14 +66,12 @@ def test_the_sqlite_history_is_moved_in_once(lake_settings: Settings) -> None:
             assert record.start_time is not None
             assert record.end_time is not None
             assert len(instance.all_logs(run_id)) == before[run_id]
-    assert (
-        prepare_instance(home, database(lake_settings), lake_settings.max_concurrent_runs) is None
-    )  # once
+    assert prepare(lake_settings) is None  # once
 
 
 def test_an_instance_with_runs_is_not_merged_into(lake_settings: Settings) -> None:
     home = lake_settings.dagster_home
-    prepare_instance(home, database(lake_settings), lake_settings.max_concurrent_runs)
+    prepare(lake_settings)
     with DagsterInstance.from_config(str(home)) as instance:
         legacy_job.execute_in_process(instance=instance)
     # An earlier release's history appears beside it (restored from a backup, say).
@@ -77,5 +80,5 @@ def test_an_instance_with_runs_is_not_merged_into(lake_settings: Settings) -> No
     (elsewhere / "history").rename(home / "history")
 
     with pytest.raises(LegacyHistoryConflict, match="already has runs"):
-        prepare_instance(home, database(lake_settings), lake_settings.max_concurrent_runs)
+        prepare(lake_settings)
     assert (home / "history" / "runs.db").exists()

@@ -23,7 +23,7 @@ from core.landing import land_request, landing_path
 from core.settings import Settings
 from orchestration.definitions import build_definitions
 from orchestration.maintenance.retention import PrunableImport, prunable_imports, prune_imports
-from orchestration.runtime.instance import InstanceDatabase, prepare_instance
+from orchestration.runtime.stack import prepare_instance_storage
 from tests.stack import OLIAI
 
 pytestmark = pytest.mark.integration
@@ -97,11 +97,7 @@ def import_tags(import_id: str) -> dict[str, str]:
 @pytest.fixture
 def data(lake_settings: Settings) -> Iterator[DataDir]:
     settings = lake_settings
-    prepare_instance(
-        settings.dagster_home,
-        InstanceDatabase.of(settings, settings.running_postgres_url),
-        settings.max_concurrent_runs,
-    )
+    prepare_instance_storage(settings)
     with DagsterInstance.from_config(str(settings.dagster_home)) as instance:
         yield DataDir(settings, instance)
 

@@ -17,18 +17,14 @@ from dagster._core.remote_origin import (
 from core.contracts import IMPORT_JOB, LOCATION_NAME
 from core.settings import Settings
 from orchestration.runtime.daemon import QueueWakeups
-from orchestration.runtime.instance import InstanceDatabase, prepare_instance
+from orchestration.runtime.stack import prepare_instance_storage
 
 pytestmark = pytest.mark.integration
 
 
 def test_queued_and_ended_runs_wake_the_queue_and_nothing_else(lake_settings: Settings) -> None:
     url = lake_settings.running_postgres_url
-    prepare_instance(
-        lake_settings.dagster_home,
-        InstanceDatabase.of(lake_settings, url),
-        lake_settings.max_concurrent_runs,
-    )
+    prepare_instance_storage(lake_settings)
     wakeups = QueueWakeups(url)
     try:
         with DagsterInstance.from_config(str(lake_settings.dagster_home)) as instance:
@@ -77,11 +73,7 @@ def enqueue(instance: DagsterInstance, run: DagsterRun) -> None:
 
 def test_a_lost_listening_connection_is_opened_again(lake_settings: Settings) -> None:
     url = lake_settings.running_postgres_url
-    prepare_instance(
-        lake_settings.dagster_home,
-        InstanceDatabase.of(lake_settings, url),
-        lake_settings.max_concurrent_runs,
-    )
+    prepare_instance_storage(lake_settings)
     wakeups = QueueWakeups(url)
     try:
         assert not wakeups.wait(0.2)  # listening
