@@ -84,7 +84,11 @@ def code_server(
         address = CodeServerAddress(socket=socket)
     else:
         address = CodeServerAddress(host=settings.host, port=port)
-    serve(address, run_threads=settings.run_threads)
+    serve(
+        address,
+        run_threads=settings.run_threads,
+        idle_workers=settings.max_concurrent_runs,
+    )
 
 
 @app.command()

@@ -1,8 +1,9 @@
 """`oliai up` serves the code location from one code server whose run workers fork warm.
 
 The webserver and the daemon load the location from that server (no code server of their own),
-its forkserver has imported the run's libraries before any import arrives, and what Dagster does
-with a run worker (here: terminating it from the UI) still works on a forked one.
+its forkserver has imported the run's libraries before any import arrives, a run worker executes
+one run after another (and is replaced when it dies), and what Dagster does with a run worker
+(here: terminating it from the UI) still works on a pooled one.
 """
 
 from __future__ import annotations
@@ -93,6 +94,46 @@ def test_the_forkserver_has_the_code_location_loaded_before_a_run(stack: Stack) 
     assert status["status"] == "COMPLETED", status
 
 
+def _worker_pid(stack: Stack, import_id: str) -> int:
+    """The PID of the process that executed the import's run, as its run's events say."""
+    with stack.instance() as instance:
+        (run,) = instance.get_runs(RunsFilter(tags={tags.IMPORT_ID: import_id}))
+        started = [
+            int(event.dagster_event.engine_event_data.metadata["pid"].value)
+            for event in instance.all_logs(run.run_id)
+            if event.dagster_event is not None
+            and event.message.startswith("Started process for run")
+        ]
+    (pid,) = started
+    return pid
+
+
+def _import(stack: Stack, key: str) -> str:
+    with stack.client(key) as client:
+        response = client.post(BULK, json=SEED_BODY)
+        assert response.status_code == 202, response.text
+    import_id: str = response.json()["importId"]
+    assert stack.wait_for_terminal(import_id, key)["status"] == "COMPLETED"
+    return import_id
+
+
+def test_a_run_worker_executes_the_next_run_and_is_replaced_once_it_dies(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    # A stack of its own: nothing else runs between these imports to take the idle worker.
+    with running_stack(tmp_path_factory.mktemp("pooled") / "data") as stack:
+        key = stack.new_org_key("pooled")
+        first = _worker_pid(stack, _import(stack, key))
+        assert _worker_pid(stack, _import(stack, key)) == first
+        worker = psutil.Process(first)
+        assert "forkserver" in _cmdline(worker), _cmdline(worker)
+        worker.kill()
+        worker.wait(timeout=30)
+        replaced = _worker_pid(stack, _import(stack, key))
+        assert replaced != first
+        assert "forkserver" in _cmdline(psutil.Process(replaced))
+
+
 def test_a_run_terminated_from_the_ui_is_canceled_and_imports_nothing(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
@@ -128,3 +169,11 @@ def test_a_run_terminated_from_the_ui_is_canceled_and_imports_nothing(
             f"SELECT count(*) AS n FROM contacts WHERE created_import_id = '{import_id}'"
         )
         assert written == [{"n": 0}]
+
+        # The interrupted worker is not trusted with another run: it exits, and the next import
+        # (which the one-shot pause lets through) runs in a new one.
+        interrupted = int(paused.read_text())
+        while psutil.pid_exists(interrupted):
+            assert time.monotonic() < deadline + 60, f"the interrupted worker {interrupted} lives"
+            time.sleep(0.1)
+        assert _worker_pid(stack, _import(stack, key)) != interrupted
