@@ -6,14 +6,16 @@ webserver, which calls `optimize_for_webserver`. On the private server a connect
 measured, `GET /status` took 98 ms instead of 16 ms on SQLite. These classes make that same call
 as they are built, in the API, the daemon and each run worker alike: one connection kept, more
 opened under load (`MAX_OVERFLOW`), none older than `POOL_RECYCLE_S`. A forked run worker shares
-none: the forkserver disposes the instance it warmed up. What it does share is what the schema
-probes found (`ask_schema_probes`): each worker's storages are new, but the process's memory of
-the database's tables and columns is inherited through the fork.
+none with the forkserver, which disposes the instance it warmed up; a run worker's storages are
+new for each run, and share one pool per kind between its runs (`shared_pools`). What every
+process shares is what the schema probes and the tables' check found (`ask_schema_probes`): the
+process's memory of the database's tables and columns is inherited through the fork.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from functools import partial
 from typing import Any, Self
 
@@ -25,9 +27,10 @@ from dagster_postgres.event_log import PostgresEventLogStorage
 from dagster_postgres.run_storage import PostgresRunStorage
 from dagster_postgres.schedule_storage import PostgresScheduleStorage
 from dagster_postgres.utils import get_token_provider_from_config, pg_url_from_config
+from sqlalchemy.engine import Engine
 
-# (database URL, probe) of the schema probes answered yes in this process, for every storage
-# built in it: run workers build theirs anew each run.
+# (database URL, probe) of the schema probes answered yes in this process, and of the storages
+# whose tables were found, for every storage built in it: run workers build theirs anew each run.
 _FOUND: set[tuple[str, str]] = set()
 
 MAX_OVERFLOW = 10
@@ -35,14 +38,53 @@ POOL_RECYCLE_S = 3600
 NO_STATEMENT_TIMEOUT = 0
 
 
+# Each storage kind's connection pool per database, shared by every storage built inside
+# `shared_pools`.
+_shared: dict[tuple[type, str], Engine] | None = None
+
+
+@contextmanager
+def shared_pools() -> Iterator[None]:
+    """Within the block, every storage of a kind and database shares one connection pool: for a
+    pooled run worker, which builds a new instance for each run it executes (Dagster's
+    `_run_in_subprocess` does), and would otherwise connect anew each time (~2 connections per
+    run, each a backend the server starts). Disposed when the block ends."""
+    global _shared
+    _shared = {}
+    try:
+        yield
+    finally:
+        shared, _shared = _shared, None
+        for engine in shared.values():
+            engine.dispose()
+
+
 class _Pooled:
     """Built as dagster-postgres builds the storage, then pooled as in the webserver."""
 
     postgres_url: str  # set by dagster-postgres's storages
+    _engine: Engine
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(
+        self, postgres_url: str, should_autocreate_tables: bool = True, **kwargs: Any
+    ) -> None:
+        # dagster-postgres looks for its tables (reflecting the database's, on a connection of
+        # its own) in every storage it builds: once per process and database is enough.
+        tables = (postgres_url, f"tables of {type(self).__name__}")
+        super().__init__(  # type: ignore[call-arg]
+            postgres_url=postgres_url,
+            should_autocreate_tables=should_autocreate_tables and tables not in _FOUND,
+            **kwargs,
+        )
+        if should_autocreate_tables:
+            _FOUND.add(tables)
+        key = (type(self), postgres_url)
+        if _shared is not None and key in _shared:
+            self._engine = _shared[key]
+            return
         self.optimize_for_webserver(NO_STATEMENT_TIMEOUT, POOL_RECYCLE_S, MAX_OVERFLOW)  # type: ignore[attr-defined]
+        if _shared is not None:
+            _shared[key] = self._engine
 
     @classmethod
     def from_config_value(

@@ -152,6 +152,9 @@ def serve_runs(connection: Connection) -> None:
     from dagster._grpc.impl import _run_in_subprocess
     from dagster._utils.interrupts import capture_interrupts
 
+    from core.warehouse.writer import kept_connections
+    from orchestration.runtime.pooled_storage import shared_pools
+
     runs: queue.Queue[tuple[str, Any] | None] = queue.Queue()
     termination = multiprocessing.Event()  # Dagster's termination thread wants this kind
     # `_run_in_subprocess` sets `termination` itself when a run ends; this one tells a
@@ -172,23 +175,25 @@ def serve_runs(connection: Connection) -> None:
 
     threading.Thread(target=listen, daemon=True).start()
     try:
-        while (request := runs.get()) is not None:
-            # A termination that reached this worker after its last run ended is stale: the
-            # listener handled it before queueing this request.
-            cancelled.clear()
-            termination.clear()
-            serialized_args, recon_job = request
-            with capture_interrupts():
-                _run_in_subprocess(
-                    serialized_args,
-                    recon_job,
-                    termination,
-                    subprocess_status_handler=connection.send,
-                    run_event_handler=lambda _event: None,
-                )
-            reusable = not cancelled.is_set()
-            connection.send(reusable)
-            if not reusable:
-                return
+        # What each run would open anew, kept for the next: its lake and instance connections.
+        with kept_connections(), shared_pools():
+            while (request := runs.get()) is not None:
+                # A termination that reached this worker after its last run ended is stale:
+                # the listener handled it before queueing this request.
+                cancelled.clear()
+                termination.clear()
+                serialized_args, recon_job = request
+                with capture_interrupts():
+                    _run_in_subprocess(
+                        serialized_args,
+                        recon_job,
+                        termination,
+                        subprocess_status_handler=connection.send,
+                        run_event_handler=lambda _event: None,
+                    )
+                reusable = not cancelled.is_set()
+                connection.send(reusable)
+                if not reusable:
+                    return
     except KeyboardInterrupt:  # the stack stopped with Ctrl-C, which reaches every worker
         return

@@ -1,21 +1,26 @@
 """The pooled storages remember the schema probes Dagster makes on every run read and every
 materialization once their answer is yes, and ask again while it is no; every storage of the
-process does (run workers forked from a warmed-up process start knowing the answers)."""
+process does (run workers forked from a warmed-up process start knowing the answers). They look
+for their tables once per process and database, and inside `shared_pools` (a pooled run worker)
+the storages of a kind and database share one pool of connections."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import psycopg
 import pytest
 from sqlalchemy import event
+from sqlalchemy.engine import Engine
 
 from orchestration.runtime import pooled_storage
 from orchestration.runtime.pooled_storage import (
     PooledPostgresEventLogStorage,
     PooledPostgresRunStorage,
     PooledPostgresScheduleStorage,
+    shared_pools,
 )
 from tests.lake import fresh_database
 
@@ -94,3 +99,60 @@ def test_a_missing_table_is_asked_for_until_it_exists(database: str) -> None:
         with psycopg.connect(database.replace("+psycopg2", ""), autocommit=True) as con:
             con.execute("CREATE TABLE made_later (id int)")
         assert storage.has_table("made_later")
+
+
+@contextmanager
+def every_statement() -> Iterator[list[str]]:
+    """The statements any engine of the process sends in the block."""
+    statements: list[str] = []
+
+    def record(*args: Any) -> None:
+        statements.append(args[2])
+
+    event.listen(Engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        event.remove(Engine, "before_cursor_execute", record)
+
+
+KINDS = [PooledPostgresRunStorage, PooledPostgresEventLogStorage, PooledPostgresScheduleStorage]
+# A read each kind of storage answers from its database.
+READS: dict[type[Storage], Callable[[Any], object]] = {
+    PooledPostgresRunStorage: lambda s: s.get_runs_count(),
+    PooledPostgresEventLogStorage: lambda s: s.get_asset_keys(),
+    PooledPostgresScheduleStorage: lambda s: s.all_instigator_state(),
+}
+
+
+@pytest.mark.parametrize("kind", KINDS, ids=lambda kind: kind.__name__)
+def test_a_later_storage_of_the_same_database_does_not_look_for_its_tables(
+    database: str, kind: type[Storage]
+) -> None:
+    with every_statement() as statements:
+        for _ in opened(kind, database):
+            pass
+    assert any("pg_catalog" in statement for statement in statements)  # created or found
+    with every_statement() as statements:
+        for _ in opened(kind, database):
+            pass
+    assert statements == []
+
+
+@pytest.mark.parametrize("kind", KINDS, ids=lambda kind: kind.__name__)
+def test_inside_shared_pools_later_storages_reuse_the_first_ones_connection(
+    database: str, kind: type[Storage]
+) -> None:
+    connections: list[object] = []
+    with shared_pools():
+        for first in opened(kind, database):
+            event.listen(first._engine, "connect", lambda *a: connections.append(a[0]))
+            READS[kind](first)
+            assert len(connections) == 1
+        for later in opened(kind, database):
+            assert later._engine is first._engine
+            READS[kind](later)
+        assert len(connections) == 1
+    # The block's end disposed the pool; storages built after it have their own again.
+    for alone in opened(kind, database):
+        assert alone._engine is not first._engine
