@@ -28,6 +28,7 @@ from dagster_postgres.run_storage import PostgresRunStorage
 from dagster_postgres.schedule_storage import PostgresScheduleStorage
 from dagster_postgres.utils import get_token_provider_from_config, pg_url_from_config
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 
 # (database URL, probe) of the schema probes answered yes in this process, and of the storages
 # whose tables were found, for every storage built in it: run workers build theirs anew each run.
@@ -56,6 +57,18 @@ def shared_pools() -> Iterator[None]:
     finally:
         shared, _shared = _shared, None
         for engine in shared.values():
+            engine.dispose()
+
+
+def check_shared_pools() -> None:
+    """Before a run: a shared pool whose connection the server dropped since the last run (a
+    restart, a failover) starts afresh; the run's first query would fail on it otherwise. One
+    round trip per pool."""
+    for engine in (_shared or {}).values():
+        try:
+            with engine.connect() as conn:
+                conn.exec_driver_sql("SELECT 1")
+        except DBAPIError:
             engine.dispose()
 
 

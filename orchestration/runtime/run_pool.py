@@ -180,7 +180,7 @@ def serve_runs(connection: Connection) -> None:
     from dagster._utils.interrupts import capture_interrupts
 
     from core.warehouse.writer import kept_connections
-    from orchestration.runtime.pooled_storage import shared_pools
+    from orchestration.runtime.pooled_storage import check_shared_pools, shared_pools
 
     runs: queue.Queue[tuple[str, Any] | None] = queue.Queue()
     termination = multiprocessing.Event()  # Dagster's termination thread wants this kind
@@ -210,6 +210,7 @@ def serve_runs(connection: Connection) -> None:
                 cancelled.clear()
                 termination.clear()
                 serialized_args, recon_job = request
+                check_shared_pools()
                 with capture_interrupts():
                     _run_in_subprocess(
                         serialized_args,

@@ -14,12 +14,14 @@ import psycopg
 import pytest
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 
 from orchestration.runtime import pooled_storage
 from orchestration.runtime.pooled_storage import (
     PooledPostgresEventLogStorage,
     PooledPostgresRunStorage,
     PooledPostgresScheduleStorage,
+    check_shared_pools,
     shared_pools,
 )
 from tests.lake import fresh_database
@@ -156,3 +158,31 @@ def test_inside_shared_pools_later_storages_reuse_the_first_ones_connection(
     # The block's end disposed the pool; storages built after it have their own again.
     for alone in opened(kind, database):
         assert alone._engine is not first._engine
+
+
+def _drop_connections(url: str) -> int:
+    """What a restarted server does to every connection to the database."""
+    with psycopg.connect(url.replace("+psycopg2", ""), autocommit=True) as admin:
+        return len(
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            ).fetchall()
+        )
+
+
+def test_a_shared_pool_whose_connection_the_server_dropped_is_checked_before_a_run(
+    database: str,
+) -> None:
+    with shared_pools():
+        for first in opened(PooledPostgresRunStorage, database):
+            assert first.get_runs_count() == 0
+        assert _drop_connections(database) == 1  # the pool's one kept connection
+        check_shared_pools()
+        for later in opened(PooledPostgresRunStorage, database):
+            assert later.get_runs_count() == 0
+        # Unchecked, the next run's first query meets the dropped connection.
+        assert _drop_connections(database) == 1
+        for unchecked in opened(PooledPostgresRunStorage, database):
+            with pytest.raises(DBAPIError):
+                unchecked.get_runs_count()
