@@ -67,9 +67,9 @@ def post_until_completed(stack: Stack, body: dict[str, object]) -> float:
 
 class RunWorkerMemory:
     """Samples the memory of run workers while batches run: the code server's forkserver forks
-    each one, so a worker is a `forkserver` process whose parent is one too. RSS counts the pages
-    it still shares with the forkserver (the imported libraries), as a spawned worker's would;
-    USS only those it does not share: what each run adds."""
+    each one (kept for the next runs), so a worker is a `forkserver` process whose parent is one
+    too. RSS counts the pages it still shares with the forkserver (the imported libraries), as a
+    spawned worker's would; USS only those it does not share: what its runs built and keep."""
 
     def __init__(self, root_pid: int) -> None:
         self.peak_rss_bytes = 0
