@@ -9,7 +9,7 @@ the multiprocessing context Dagster's `StartRun` uses: its `Process` hands the r
 worker (forking a new one only when none is idle), which executes it with Dagster's own
 `_run_in_subprocess`, exactly as a new process would, and then waits for the next run, its lake
 connection and connection pools kept (`serve_runs`). Measured on a 300k-row `oliai import`: the
-run workers' CPU per 10k batch 0.34 s -> 0.20 s.
+run workers' CPU per 10k batch 0.34 s -> 0.19 s.
 
 What Dagster does with a run's process still holds for a worker:
 - a run ends (its `RunInSubprocessComplete`) before the worker is offered another one, and one
