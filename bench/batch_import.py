@@ -156,7 +156,7 @@ def main() -> None:
     print(f"\n{args.rows:,} rows ({size_mib:.0f} MiB CSV), batches of {args.batch_size:,}")
     print(f"{'':34} {'wall s':>8} {'rows/s':>9} {'peak RSS':>9}")
     print(
-        f"{'reader only: read_contacts':34} {reader.wall_s:8.1f} "
+        f"{'reader only, traced: read_contacts':34} {reader.wall_s:8.1f} "
         f"{args.rows / reader.wall_s:9,.0f} {reader.peak_rss_bytes / MIB:7.0f} MB"
     )
     print(
