@@ -112,11 +112,12 @@ def run_client(
 
 def stack_processes(stack: Stack) -> dict[str, psutil.Process]:
     assert stack.process is not None
+    # The daemon's command line names the code server too (`--code-server SOCKET`).
     names = {
         "uvicorn": "api",
         "dagster-webserver": "webserver",
-        "dagster-daemon": "daemon",
-        "code-server": "code server",  # with the run workers it forks
+        "serve daemon": "daemon",
+        "serve code-server": "code server",  # with its run workers
     }
     found = {}
     for child in psutil.Process(stack.process.pid).children():
