@@ -133,6 +133,8 @@ class WorkerPool:
         return threading.Event()
 
     def Process(self, target: Callable[..., None], args: list[Any]) -> PooledRun:
+        # `target` is Dagster's `start_run_in_subprocess`: `serve_runs` does what it does, on the
+        # same arguments, in a worker that outlives the run.
         serialized_args, recon_job, events, termination = args
         return PooledRun(self, serialized_args, recon_job, events, termination)
 
